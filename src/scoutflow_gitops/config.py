@@ -1,0 +1,257 @@
+"""The promotion pipeline, read from ``.github/scoutflow-gitops.yml``.
+
+Everything the bot knows about ScoutFlow comes from this file. It is checked against
+``schemas/pipeline.schema.json`` and a few rules a schema cannot say (names that refer to each
+other); every error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import AliasEvent
+
+from scoutflow_gitops.errors import LocatedError
+
+DEFAULT_CONFIG_PATH = ".github/scoutflow-gitops.yml"
+# A pipeline config is a page of YAML; anything far larger is a mistake or an attack.
+MAX_CONFIG_BYTES = 256 * 1024
+
+MergeMode = Literal["auto", "direct", "none"]
+Permission = Literal["admin", "maintain", "write", "triage", "read"]
+PERMISSION_RANK: Mapping[str, int] = {
+    "none": 0,
+    "read": 1,
+    "triage": 2,
+    "write": 3,
+    "maintain": 4,
+    "admin": 5,
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    repository: str
+    branch: str
+    required_workflows: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Gate:
+    promoted_from: str
+    soak_minutes: int
+    permission: Permission
+    teams: tuple[str, ...]
+    reviewers: tuple[str, ...]
+    team_reviewers: tuple[str, ...]
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    values_file: str
+    image_tag_key: str
+    application: str | None
+    follows_ci: bool
+    merge: MergeMode
+    gate: Gate | None
+
+
+@dataclass(frozen=True)
+class Bump:
+    branch: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    path: str
+    source: Source
+    gitops_branch: str
+    bump: Bump
+    changelog_limit: int
+    environments: tuple[Environment, ...]
+
+    def environment(self, name: str) -> Environment | None:
+        return next((env for env in self.environments if env.name == name), None)
+
+    @property
+    def ci_environments(self) -> tuple[Environment, ...]:
+        """The environments that follow CI automatically, in file order."""
+        return tuple(env for env in self.environments if env.follows_ci)
+
+
+@cache
+def pipeline_schema() -> dict[str, Any]:
+    text = resources.files("scoutflow_gitops").joinpath("schemas/pipeline.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def load_config(text: str, path: str = DEFAULT_CONFIG_PATH) -> PipelineConfig:
+    """Parse and check a pipeline config; raise ``LocatedError`` on the first problem."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+        raise LocatedError(path, 1, f"file is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    tree = _parse(text, path)
+    _check_schema(tree, path)
+    config = _build(tree, path)
+    _check_references(config, tree, path)
+    return config
+
+
+def _parse(text: str, path: str) -> Any:
+    yaml = YAML(typ="rt", pure=True)
+    yaml.allow_duplicate_keys = False
+    try:
+        # Aliases let a few lines expand into an exponential structure ("billion laughs"); a
+        # pipeline config has no use for them, so they are refused before anything is built.
+        for event in yaml.parse(text):
+            if isinstance(event, AliasEvent):
+                line = event.start_mark.line + 1 if event.start_mark else 1
+                raise LocatedError(path, line, "YAML aliases (*name) are not allowed here")
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise LocatedError(path, line, f"not valid YAML: {problem}") from None
+
+
+def _check_schema(tree: Any, path: str) -> None:
+    validator = Draft202012Validator(pipeline_schema())
+    errors = sorted(validator.iter_errors(_plain(tree)), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    error = errors[0]
+    field = _field_name(error.absolute_path)
+    line = line_of(tree, error.absolute_path)
+    raise LocatedError(path, line, f"{field}: {_describe(error)}")
+
+
+def _describe(error: Any) -> str:
+    validator = error.validator
+    if validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"unknown field {', '.join(map(repr, extra))}"
+    if validator == "required":
+        return str(error.message).replace(" is a required property", " is required")
+    if validator == "pattern":
+        return f"{error.instance!r} is not in the expected form"
+    if validator == "enum":
+        choices = ", ".join(map(str, error.validator_value))
+        return f"{error.instance!r} is not one of: {choices}"
+    return str(error.message)
+
+
+def _field_name(parts: Sequence[str | int]) -> str:
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "(top level)"
+
+
+def line_of(tree: Any, parts: Sequence[str | int]) -> int:
+    """The 1-based line of the deepest node of ``parts`` that the round-trip tree still has."""
+    line = 1
+    node = tree
+    for part in parts:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {str(key): _plain(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    return node
+
+
+def _build(tree: Any, path: str) -> PipelineConfig:
+    source = tree["source"]
+    bump = tree.get("bump") or {}
+    return PipelineConfig(
+        path=path,
+        source=Source(
+            repository=str(source["repository"]),
+            branch=str(source.get("branch", "main")),
+            required_workflows=tuple(str(w) for w in source["required_workflows"]),
+        ),
+        gitops_branch=str((tree.get("gitops") or {}).get("branch", "main")),
+        bump=Bump(
+            branch=str(bump.get("branch", "scoutflow-gitops/bump-dev-stage")),
+            labels=tuple(str(label) for label in bump.get("labels", ())),
+        ),
+        changelog_limit=int(tree.get("changelog_limit", 20)),
+        environments=tuple(_environment(item) for item in tree["environments"]),
+    )
+
+
+def _environment(item: Mapping[str, Any]) -> Environment:
+    gate = item.get("gate")
+    return Environment(
+        name=str(item["name"]),
+        values_file=str(item["values_file"]),
+        image_tag_key=str(item["image_tag_key"]),
+        application=str(item["application"]) if "application" in item else None,
+        follows_ci=bool(item["follows_ci"]),
+        merge=item["merge"],
+        gate=None
+        if gate is None
+        else Gate(
+            promoted_from=str(gate["promoted_from"]),
+            soak_minutes=int(gate.get("soak_minutes", 30)),
+            permission=gate.get("permission", "maintain"),
+            teams=tuple(str(t) for t in gate.get("teams", ())),
+            reviewers=tuple(str(r) for r in gate.get("reviewers", ())),
+            team_reviewers=tuple(str(t) for t in gate.get("team_reviewers", ())),
+            labels=tuple(str(label) for label in gate.get("labels", ())),
+        ),
+    )
+
+
+def _check_references(config: PipelineConfig, tree: Any, path: str) -> None:
+    for index, problem, field in _reference_problems(config):
+        parts: list[str | int] = ["environments", index, *field]
+        line = line_of(tree, parts)
+        raise LocatedError(path, line, f"{_field_name(parts)}: {problem}")
+
+
+def _reference_problems(config: PipelineConfig) -> Iterator[tuple[int, str, tuple[str, ...]]]:
+    seen_names: set[str] = set()
+    seen_files: set[str] = set()
+    names = [env.name for env in config.environments]
+    for index, env in enumerate(config.environments):
+        if env.name in seen_names:
+            yield index, f"environment {env.name!r} is defined twice", ("name",)
+        if env.values_file in seen_files:
+            yield index, f"{env.values_file} belongs to another environment too", ("values_file",)
+        seen_names.add(env.name)
+        seen_files.add(env.values_file)
+        if env.gate is None:
+            continue
+        if env.follows_ci:
+            yield index, "a gated environment cannot also follow CI", ("follows_ci",)
+        if env.gate.promoted_from not in names or env.gate.promoted_from == env.name:
+            yield (
+                index,
+                f"promoted_from names no other environment ({env.gate.promoted_from!r})",
+                ("gate", "promoted_from"),
+            )
