@@ -38,7 +38,7 @@ yamllint: $(STAMP)
 workflows: $(STAMP)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml examples/scoutflow-app/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
-	$(BIN)/zizmor --offline --min-severity medium --no-progress .github/workflows examples/scoutflow-app action.yml
+	$(BIN)/zizmor --offline --min-severity medium --no-progress .github/workflows/*.yml examples/scoutflow-app/*.yml action.yml
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/scoutflow-gitops validate --repo .
 

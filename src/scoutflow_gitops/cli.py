@@ -15,7 +15,7 @@ from scoutflow_gitops import __version__
 from scoutflow_gitops.errors import UserError
 
 # Modules that provide a ``register(subparsers)`` function, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("scoutflow_gitops.action",)
 
 
 def build_parser() -> argparse.ArgumentParser:

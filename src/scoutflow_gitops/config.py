@@ -23,6 +23,10 @@ from ruamel.yaml.events import AliasEvent
 from scoutflow_gitops.errors import LocatedError
 
 DEFAULT_CONFIG_PATH = ".github/scoutflow-gitops.yml"
+# Every branch the bot writes lives under this prefix, so one read finds them all.
+BOT_BRANCH_PREFIX = "scoutflow-gitops/"
+# An environment on hold has a file <env>.yml here on the default branch (see `/rollback`).
+HOLDS_DIR = ".github/holds"
 # A pipeline config is a page of YAML; anything far larger is a mistake or an attack.
 MAX_CONFIG_BYTES = 256 * 1024
 
@@ -77,7 +81,6 @@ class Bump:
 class PipelineConfig:
     path: str
     source: Source
-    gitops_branch: str
     bump: Bump
     changelog_limit: int
     environments: tuple[Environment, ...]
@@ -194,7 +197,6 @@ def _build(tree: Any, path: str) -> PipelineConfig:
             branch=str(source.get("branch", "main")),
             required_workflows=tuple(str(w) for w in source["required_workflows"]),
         ),
-        gitops_branch=str((tree.get("gitops") or {}).get("branch", "main")),
         bump=Bump(
             branch=str(bump.get("branch", "scoutflow-gitops/bump-dev-stage")),
             labels=tuple(str(label) for label in bump.get("labels", ())),

@@ -1,0 +1,421 @@
+"""Deciding a dev/stage bump from a ``workflow_run`` event. Pure: data in, data out.
+
+The decision is staged so that the imperative shell can stop reading as soon as the answer is
+known (a ``waiting`` event costs two requests, a ``skipped`` one none):
+
+1. ``prescreen``   -- the payload alone: not a successful push run of the source repo itself.
+2. ``screen``      -- the payload against the pipeline config.
+3. ``assess_runs`` -- every required workflow's latest run for the commit.
+4. ``plan_bump``   -- values files, ancestry and the open bump PR: the edits, or why none.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from scoutflow_gitops import messages, yamledit
+from scoutflow_gitops.config import Environment, MergeMode, PipelineConfig
+from scoutflow_gitops.errors import UserError
+from scoutflow_gitops.events import SHA_RE, WorkflowRunEvent
+from scoutflow_gitops.model import (
+    Commit,
+    Comparison,
+    FileChange,
+    GitopsState,
+    Outcome,
+    PullRequest,
+    Relation,
+    WorkflowRun,
+)
+
+# Conclusions that mean "this commit failed a required check", as opposed to "nothing ran".
+FAILED_CONCLUSIONS = frozenset(
+    {"failure", "timed_out", "cancelled", "startup_failure", "action_required", "stale"}
+)
+# Stricter merge settings win when environments that share one PR disagree.
+MERGE_CAUTION: Mapping[MergeMode, int] = {"direct": 0, "auto": 1, "none": 2}
+
+
+@dataclass(frozen=True)
+class EnvBump:
+    name: str
+    path: str
+    key: str
+    old_tag: str
+    new_tag: str
+
+
+@dataclass(frozen=True)
+class BumpPlan:
+    """Everything the writer needs; nothing in here is decided later."""
+
+    candidate: str
+    environments: tuple[EnvBump, ...]
+    changes: tuple[FileChange, ...]
+    diff: str
+    branch: str
+    base_oid: str
+    branch_oid: str | None
+    existing_pr: PullRequest | None
+    title: str
+    body: str
+    commit_headline: str
+    commit_body: str
+    merge: MergeMode
+    labels: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def needs_commit(self) -> bool:
+        """False when the open PR already carries exactly these edits (only merging is left)."""
+        return bool(self.changes)
+
+
+def prescreen(event: WorkflowRunEvent) -> Outcome | None:
+    """Outcomes decided by the payload alone, before any request."""
+    short = event.head_sha[:7]
+    if event.action != "completed" or event.status != "completed":
+        return _skip(event, f"{event.workflow} run is {event.status}, not completed")
+    if event.event != "push":
+        return _skip(event, f"{event.workflow} ran for a {event.event} event, not a push")
+    if event.head_repository_id != event.repository_id:
+        return _skip(
+            event,
+            f"{event.workflow} ran on a commit from {event.head_repository or 'an unknown fork'}, "
+            f"not from {event.repository} itself",
+        )
+    if event.conclusion in FAILED_CONCLUSIONS:
+        return Outcome(
+            result="blocked",
+            reason=f"{event.workflow} concluded {event.conclusion} for {short}: "
+            "it will not be deployed; fix the build and push again, or re-run the workflow",
+            image_tag=event.head_sha,
+        )
+    if event.conclusion != "success":
+        return _skip(event, f"{event.workflow} concluded {event.conclusion or 'nothing'}")
+    return None
+
+
+def screen(event: WorkflowRunEvent, config: PipelineConfig) -> Outcome | None:
+    """Outcomes decided by the payload and the pipeline config."""
+    source = config.source
+    if event.repository.lower() != source.repository.lower():
+        return _skip(event, f"{event.repository} is not the source repository {source.repository}")
+    if event.head_branch != source.branch:
+        return _skip(event, f"the run is for branch {event.head_branch}, not {source.branch}")
+    if event.workflow not in source.required_workflows:
+        return _skip(
+            event,
+            f"{event.workflow!r} is not a required workflow "
+            f"({', '.join(source.required_workflows)})",
+        )
+    if not config.ci_environments:
+        return _skip(event, "no environment follows CI in the pipeline config")
+    return None
+
+
+def assess_runs(
+    config: PipelineConfig, head_sha: str, runs: Iterable[WorkflowRun]
+) -> tuple[Outcome | None, tuple[WorkflowRun, ...]]:
+    """Whether every required workflow's latest push run on the source branch succeeded.
+
+    Returns ``(None, passed_runs)`` when the commit may be deployed, else the outcome.
+    Pull-request runs are ignored: they test a merge ref, not the commit on the branch.
+    """
+    latest: dict[str, WorkflowRun] = {}
+    for run in runs:
+        if run.event != "push" or run.head_branch != config.source.branch:
+            continue
+        known = latest.get(run.name)
+        if known is None or (run.created_at, run.run_attempt, run.id) > (
+            known.created_at,
+            known.run_attempt,
+            known.id,
+        ):
+            latest[run.name] = run
+    short = head_sha[:7]
+    required = config.source.required_workflows
+    failed = [
+        latest[name]
+        for name in required
+        if name in latest
+        and latest[name].status == "completed"
+        and latest[name].conclusion != "success"
+    ]
+    pending = [
+        name for name in required if name not in latest or latest[name].status != "completed"
+    ]
+    if failed:
+        names = ", ".join(f"{run.name} ({run.conclusion})" for run in failed)
+        return (
+            Outcome(
+                result="blocked",
+                reason=f"{short} cannot be deployed: {names}; "
+                "fix the build and push again, or re-run the failed workflow",
+                image_tag=head_sha,
+            ),
+            (),
+        )
+    if pending:
+        done = [name for name in required if name not in pending]
+        return (
+            Outcome(
+                result="waiting",
+                reason=f"{short} is waiting for {', '.join(pending)}"
+                + (f" ({', '.join(done)} passed)" if done else "")
+                + "; the last workflow to finish deploys it",
+                image_tag=head_sha,
+            ),
+            (),
+        )
+    return None, tuple(latest[name] for name in required)
+
+
+def tags_to_relate(
+    config: PipelineConfig,
+    state: GitopsState,
+    files: Mapping[str, bytes | None],
+    branch_files: Mapping[str, bytes | None],
+) -> tuple[str, ...]:
+    """Tags the candidate must be ordered against: what runs now, and what the open PR carries."""
+    tags: list[str] = []
+    for env in _bumpable(config, state):
+        for source in (files, branch_files):
+            tag = _read_tag(env, source.get(env.values_file))
+            if tag and SHA_RE.match(tag) and tag not in tags:
+                tags.append(tag)
+    return tuple(tags)
+
+
+def relate_by_ancestry(candidate: str, tag: str, ancestors: Sequence[Commit]) -> Relation | None:
+    """The relation of ``candidate`` to ``tag`` when the candidate's history proves it."""
+    if tag == candidate:
+        return "identical"
+    if any(commit.sha == tag for commit in ancestors):
+        return "ahead"
+    return None
+
+
+def plan_bump(
+    *,
+    config: PipelineConfig,
+    event: WorkflowRunEvent,
+    state: GitopsState,
+    files: Mapping[str, bytes | None],
+    branch_files: Mapping[str, bytes | None],
+    relations: Mapping[str, Relation | None],
+    candidate_commit: Commit | None,
+    changelog: Comparison | None,
+    passed_runs: Sequence[WorkflowRun],
+    server_url: str,
+) -> BumpPlan | Outcome:
+    candidate = event.head_sha
+    short = candidate[:7]
+    bumps: list[EnvBump] = []
+    changes: list[FileChange] = []
+    notes: list[str] = []
+    refused: list[str] = []
+    for env in config.ci_environments:
+        if env.name in state.holds:
+            notes.append(f"{env.name} is on hold (`/release {env.name}` lifts it): left as it is")
+            continue
+        data = files.get(env.values_file)
+        if data is None:
+            refused.append(f"{env.values_file} does not exist on {_branch_name(state)}")
+            continue
+        try:
+            deployed = yamledit.get_value_bytes(data, env.image_tag_key, path=env.values_file)
+        except UserError as exc:
+            refused.append(exc.message)
+            continue
+        if not deployed or not SHA_RE.match(deployed):
+            refused.append(
+                f"{env.name} runs {deployed!r}, which is not a commit SHA, so the bot cannot "
+                "tell whether the candidate is newer; set a full SHA by hand first"
+            )
+            continue
+        relation = relations.get(deployed)
+        if relation in ("identical", "behind"):
+            word = "already runs" if relation == "identical" else "runs a newer commit than"
+            notes.append(f"{env.name} {word} {short} ({deployed[:7]}): never downgraded")
+            continue
+        if relation != "ahead":
+            refused.append(
+                f"{short} and {env.name}'s {deployed[:7]} have diverged"
+                if relation == "diverged"
+                else f"cannot tell how {short} relates to {env.name}'s {deployed[:7]}"
+            )
+            continue
+        new_data = yamledit.set_value_bytes(
+            data, env.image_tag_key, candidate, path=env.values_file
+        )
+        bumps.append(EnvBump(env.name, env.values_file, env.image_tag_key, deployed, candidate))
+        changes.append(FileChange(env.values_file, new_data))
+
+    if not bumps:
+        if refused:
+            return Outcome(
+                result="refused",
+                reason="; ".join(refused) + "; nothing was changed",
+                image_tag=candidate,
+                details=tuple(notes),
+            )
+        return Outcome(
+            result="noop",
+            reason="; ".join(notes) or f"nothing follows CI for {short}",
+            image_tag=candidate,
+        )
+    notes.extend(f"left out: {problem}" for problem in refused)
+    branch = state.branch(config.bump.branch)
+    pr = branch.pull_request if branch is not None else None
+    if pr is not None:
+        newer = _newer_in_pr(config, branch_files, relations, short)
+        if newer is not None:
+            return Outcome(
+                result="noop",
+                reason=f"PR #{pr.number} already deploys {newer}: never downgraded",
+                image_tag=candidate,
+                pr_number=pr.number,
+                pr_url=pr.url,
+            )
+
+    bumped_envs = [config.environment(bump.name) for bump in bumps]
+    merge = max((env.merge for env in bumped_envs if env), key=lambda mode: MERGE_CAUTION[mode])
+    diff = "".join(
+        yamledit.unified_diff(
+            change.path,
+            (files.get(change.path) or b"").decode("utf-8"),
+            change.contents.decode("utf-8"),
+        )
+        for change in changes
+    )
+    env_names = tuple(bump.name for bump in bumps)
+    if pr is not None and all(
+        branch_files.get(change.path) == change.contents for change in changes
+    ):
+        # The open PR already carries these exact bytes: do not commit again, just make sure
+        # it merges (repairs a PR whose auto-merge was never switched on).
+        changes = []
+    plan_json = json.dumps(
+        {
+            "candidate": candidate,
+            "environments": {
+                bump.name: {"from": bump.old_tag, "to": bump.new_tag} for bump in bumps
+            },
+            "merge": merge,
+        },
+        sort_keys=True,
+    )
+    context = messages.BumpContext(
+        candidate=candidate,
+        candidate_commit=candidate_commit,
+        source_repository=config.source.repository,
+        server_url=server_url,
+        environments=tuple(
+            messages.EnvChange(bump.name, bump.path, bump.old_tag, bump.new_tag) for bump in bumps
+        ),
+        changelog=changelog,
+        changelog_limit=config.changelog_limit,
+        passed_runs=tuple(passed_runs),
+        diff=diff,
+        notes=tuple(notes),
+        superseded=_superseded(pr),
+        merge=merge,
+        plan_json=plan_json,
+    )
+    return BumpPlan(
+        candidate=candidate,
+        environments=tuple(bumps),
+        changes=tuple(changes),
+        diff=diff,
+        branch=config.bump.branch,
+        base_oid=state.head_oid,
+        branch_oid=branch.oid if branch is not None else None,
+        existing_pr=pr,
+        title=messages.bump_title(candidate, env_names),
+        body=messages.bump_body(context),
+        commit_headline=messages.bump_title(candidate, env_names),
+        commit_body=messages.bump_commit_body(context),
+        merge=merge,
+        labels=config.bump.labels,
+        notes=tuple(notes),
+    )
+
+
+def _bumpable(config: PipelineConfig, state: GitopsState) -> list[Environment]:
+    return [env for env in config.ci_environments if env.name not in state.holds]
+
+
+def _read_tag(env: Environment, data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    try:
+        return yamledit.get_value_bytes(data, env.image_tag_key, path=env.values_file)
+    except UserError:
+        return None
+
+
+def _newer_in_pr(
+    config: PipelineConfig,
+    branch_files: Mapping[str, bytes | None],
+    relations: Mapping[str, Relation | None],
+    short: str,
+) -> str | None:
+    """The open PR's tag when it is newer than the candidate."""
+    for env in config.ci_environments:
+        tag = _read_tag(env, branch_files.get(env.values_file))
+        if tag and relations.get(tag) == "behind":
+            return f"{tag[:7]} for {env.name}, which {short} does not contain"
+    return None
+
+
+def _superseded(pr: PullRequest | None) -> str | None:
+    if pr is None:
+        return None
+    return messages.plan_candidate(pr.body)
+
+
+def _branch_name(state: GitopsState) -> str:
+    return f"{state.default_branch} ({state.head_oid[:7]})"
+
+
+def _skip(event: WorkflowRunEvent, why: str) -> Outcome:
+    return Outcome(result="skipped", reason=why, image_tag=event.head_sha)
+
+
+def changelog_for(
+    *,
+    candidate: str,
+    source_repository: str,
+    server_url: str,
+    tags: Sequence[str],
+    relations: Mapping[str, Relation | None],
+    ancestors: Sequence[Commit],
+    comparisons: Mapping[str, Comparison],
+) -> Comparison | None:
+    """The changes from the oldest deployed tag the candidate is ahead of, oldest first.
+
+    Built from the candidate's history when it reaches that far, so the common case costs no
+    extra request; a REST comparison made for ordering is reused as it is.
+    """
+    best: Comparison | None = None
+    for tag in tags:
+        if relations.get(tag) != "ahead":
+            continue
+        comparison = comparisons.get(tag)
+        if comparison is None:
+            index = next(i for i, commit in enumerate(ancestors) if commit.sha == tag)
+            comparison = Comparison(
+                base=tag,
+                head=candidate,
+                status="ahead",
+                ahead_by=index + 1,
+                behind_by=0,
+                commits=tuple(reversed(ancestors[:index])),
+                url=f"{server_url}/{source_repository}/compare/{tag}...{candidate}",
+            )
+        if best is None or comparison.ahead_by > best.ahead_by:
+            best = comparison
+    return best

@@ -1,0 +1,510 @@
+"""The GitHub adapter: the only module that imports PyGithub.
+
+Reads are batched into as few GraphQL documents as the decision allows; the writes are one
+GraphQL document (compare-and-swap branch reset, guarded commit, PR create/update) plus the
+merge. REST is used where GraphQL has no equivalent (workflow runs, compare, label creation).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
+
+from scoutflow_gitops.config import BOT_BRANCH_PREFIX, HOLDS_DIR
+from scoutflow_gitops.errors import UserError
+from scoutflow_gitops.model import (
+    BotBranch,
+    Commit,
+    Comparison,
+    FilesAndHistory,
+    GitopsState,
+    PullRequest,
+    WorkflowRun,
+)
+from scoutflow_gitops.port import (
+    ConflictError,
+    MergeStart,
+    NotMergeableError,
+    Published,
+    PublishRequest,
+)
+
+ZERO_OID = "0" * 40
+USER_AGENT = "scoutflow-gitops"
+# Transient server errors are retried with backoff on idempotent requests.
+RETRY = GithubRetry(total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504))
+
+_PR_FIELDS = "id number url headRefName headRefOid title body"
+_COMMIT_FIELDS = "oid messageHeadline url author { name user { login } }"
+
+STATE_QUERY = f"""
+query GitopsState($owner: String!, $name: String!, $configPath: String!, $holds: String!,
+                  $prefix: String!) {{
+  repository(owner: $owner, name: $name) {{
+    id
+    labels(first: 100) {{ nodes {{ id name }} }}
+    defaultBranchRef {{
+      name
+      target {{
+        oid
+        ... on Commit {{
+          config: file(path: $configPath) {{ object {{ ... on Blob {{ text }} }} }}
+          holds: file(path: $holds) {{ object {{ ... on Tree {{ entries {{ name }} }} }} }}
+        }}
+      }}
+    }}
+    refs(refPrefix: $prefix, first: 100) {{
+      nodes {{
+        name
+        target {{ oid }}
+        associatedPullRequests(states: OPEN, first: 1) {{ nodes {{ {_PR_FIELDS} }} }}
+      }}
+    }}
+  }}
+}}
+"""
+
+PUBLISH_MUTATION = """
+mutation Publish($refs: UpdateRefsInput!, $commit: CreateCommitOnBranchInput!%(pr_var)s) {
+  updateRefs(input: $refs) { clientMutationId }
+  createCommitOnBranch(input: $commit) { commit { oid } }
+  %(pr_field)s
+}
+"""
+_CREATE_PR = (
+    ", $pr: CreatePullRequestInput!",
+    f"createPullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} }} }}",
+)
+_UPDATE_PR = (
+    ", $pr: UpdatePullRequestInput!",
+    f"updatePullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} }} }}",
+)
+
+AUTO_MERGE_MUTATION = """
+mutation StartMerge($merge: EnablePullRequestAutoMergeInput!, $labels: AddLabelsToLabelableInput!) {
+  addLabelsToLabelable(input: $labels) { clientMutationId }
+  enablePullRequestAutoMerge(input: $merge) { pullRequest { autoMergeRequest { enabledAt } } }
+}
+"""
+AUTO_MERGE_ONLY_MUTATION = """
+mutation StartMerge($merge: EnablePullRequestAutoMergeInput!) {
+  enablePullRequestAutoMerge(input: $merge) { pullRequest { autoMergeRequest { enabledAt } } }
+}
+"""
+MERGE_MUTATION = """
+mutation Merge($merge: MergePullRequestInput!) {
+  mergePullRequest(input: $merge) { pullRequest { merged mergeCommit { oid } } }
+}
+"""
+# GitHub refuses auto-merge on a PR it could merge right now; the bot then merges it itself.
+CLEAN_STATUS = "clean status"
+
+
+def connect(
+    *,
+    api_url: str,
+    token: str | None = None,
+    app_id: str | None = None,
+    private_key: str | None = None,
+    repository: str,
+    timeout: int = 30,
+) -> tuple[Github, str]:
+    """A PyGithub client and the token it uses (minted for the App installation if needed)."""
+    if token:
+        return _client(api_url, token, timeout), token
+    if not (app_id and private_key):
+        raise UserError(
+            "no credentials: give either token, or app_id and private_key",
+            "set the action's `token` input, or the GitHub App's `app_id` and `private_key`",
+        )
+    owner, name = split_repository(repository)
+    app_auth = Auth.AppAuth(app_id, private_key)
+    integration = GithubIntegration(auth=app_auth, base_url=api_url, retry=RETRY, timeout=timeout)
+    try:
+        installation = integration.get_repo_installation(owner, name)
+        # Scoped to the GitOps repository alone: a leaked token cannot reach anything else.
+        minted = integration.get_access_token(installation.id).token
+    except GithubException as exc:
+        raise UserError(
+            f"could not mint an installation token for {repository}: {_message(exc)}",
+            "check that the GitHub App is installed on the repository and the key is current",
+        ) from None
+    return _client(api_url, minted, timeout), minted
+
+
+def _client(api_url: str, token: str, timeout: int) -> Github:
+    return Github(
+        base_url=api_url,
+        auth=Auth.Token(token),
+        retry=RETRY,
+        timeout=timeout,
+        user_agent=USER_AGENT,
+        per_page=100,
+    )
+
+
+def split_repository(repository: str) -> tuple[str, str]:
+    owner, _, name = repository.partition("/")
+    if not owner or not name or "/" in name:
+        raise UserError(f"{repository!r} is not an owner/name repository")
+    return owner, name
+
+
+class GitHubHost:
+    """``port.GitHost`` over GitHub's REST and GraphQL APIs."""
+
+    def __init__(self, client: Github, server_url: str) -> None:
+        self._client = client
+        self.server_url = server_url.rstrip("/")
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def read_gitops_state(self, repository: str, config_path: str) -> GitopsState:
+        owner, name = split_repository(repository)
+        data = self._graphql(
+            STATE_QUERY,
+            {
+                "owner": owner,
+                "name": name,
+                "configPath": config_path,
+                "holds": HOLDS_DIR,
+                "prefix": f"refs/heads/{BOT_BRANCH_PREFIX}",
+            },
+        )
+        repo = data.get("repository")
+        if repo is None:
+            raise UserError(
+                f"repository {repository} was not found or the token cannot read it",
+                "check gitops_repository and the token's access",
+            )
+        default = repo.get("defaultBranchRef")
+        if default is None:
+            raise UserError(f"repository {repository} has no default branch yet")
+        target = default["target"]
+        config = (target.get("config") or {}).get("object") or {}
+        hold_entries = ((target.get("holds") or {}).get("object") or {}).get("entries") or []
+        branches = tuple(
+            BotBranch(
+                name=BOT_BRANCH_PREFIX + node["name"],
+                oid=node["target"]["oid"],
+                pull_request=_first_pr(node["associatedPullRequests"]["nodes"]),
+            )
+            for node in repo["refs"]["nodes"]
+        )
+        return GitopsState(
+            repository_id=repo["id"],
+            default_branch=default["name"],
+            head_oid=target["oid"],
+            config_text=config.get("text"),
+            branches=branches,
+            holds=frozenset(
+                entry["name"].removesuffix(".yml")
+                for entry in hold_entries
+                if entry["name"].endswith(".yml")
+            ),
+            labels={label["name"]: label["id"] for label in repo["labels"]["nodes"]},
+        )
+
+    def list_workflow_runs(self, repository: str, head_sha: str) -> tuple[WorkflowRun, ...]:
+        repo = self._client.get_repo(repository, lazy=True)
+        try:
+            runs = repo.get_workflow_runs(head_sha=head_sha)
+            return tuple(
+                WorkflowRun(
+                    id=run.id,
+                    name=run.name,
+                    event=run.event,
+                    head_branch=run.head_branch,
+                    status=run.status,
+                    conclusion=run.conclusion,
+                    run_attempt=run.run_attempt,
+                    created_at=run.created_at.isoformat(),
+                    url=run.html_url,
+                )
+                for run in runs
+            )
+        except GithubException as exc:
+            raise _api_error(f"listing workflow runs of {repository}", exc) from None
+
+    def read_files_and_history(
+        self,
+        *,
+        repository: str,
+        paths: Sequence[str],
+        revision: str,
+        branch_revision: str | None,
+        source_repository: str,
+        commit: str,
+        history_depth: int,
+    ) -> FilesAndHistory:
+        owner, name = split_repository(repository)
+        app_owner, app_name = split_repository(source_repository)
+        variables: dict[str, Any] = {
+            "owner": owner,
+            "name": name,
+            "appOwner": app_owner,
+            "appName": app_name,
+            "commit": commit,
+            "depth": history_depth,
+        }
+        fields = []
+        revisions = [("main", revision)] + (
+            [("branch", branch_revision)] if branch_revision else []
+        )
+        for label, rev in revisions:
+            for index, path in enumerate(paths):
+                variables[f"{label}{index}"] = f"{rev}:{path}"
+                fields.append(
+                    f"{label}{index}: object(expression: ${label}{index}) "
+                    "{ ... on Blob { text isBinary } }"
+                )
+        declared = "".join(f", ${key}: String!" for key in variables if key[-1].isdigit())
+        query = (
+            "query Inputs($owner: String!, $name: String!, $appOwner: String!, "
+            f"$appName: String!, $commit: GitObjectID!, $depth: Int!{declared}) {{\n"
+            "  gitops: repository(owner: $owner, name: $name) {\n    "
+            + "\n    ".join(fields)
+            + "\n  }\n"
+            "  app: repository(owner: $appOwner, name: $appName) {\n"
+            f"    candidate: object(oid: $commit) {{ ... on Commit {{ {_COMMIT_FIELDS}\n"
+            f"      history(first: $depth) {{ nodes {{ {_COMMIT_FIELDS} }} }} }} }}\n"
+            "  }\n}\n"
+        )
+        data = self._graphql(query, variables)
+        gitops = data.get("gitops")
+        if gitops is None:
+            raise UserError(f"repository {repository} was not found or the token cannot read it")
+
+        def blobs(label: str) -> dict[str, bytes | None]:
+            result: dict[str, bytes | None] = {}
+            for index, path in enumerate(paths):
+                blob = gitops.get(f"{label}{index}")
+                if blob is not None and blob.get("isBinary"):
+                    raise UserError(f"{path} is a binary file, not a Helm values file")
+                text = None if blob is None else blob.get("text")
+                result[path] = None if text is None else text.encode("utf-8")
+            return result
+
+        app = data.get("app")
+        candidate_node = (app or {}).get("candidate")
+        ancestors: tuple[Commit, ...] = ()
+        candidate = None
+        if candidate_node:
+            candidate = _commit(candidate_node)
+            ancestors = tuple(
+                _commit(node)
+                for node in candidate_node["history"]["nodes"]
+                if node["oid"] != candidate_node["oid"]
+            )
+        return FilesAndHistory(
+            files=blobs("main"),
+            branch_files=blobs("branch") if branch_revision else {},
+            candidate=candidate,
+            ancestors=ancestors,
+        )
+
+    def compare(self, repository: str, base: str, head: str) -> Comparison:
+        try:
+            _, data = self._client.requester.requestJsonAndCheck(
+                "GET",
+                f"/repos/{repository}/compare/{base}...{head}",
+                parameters={"per_page": 100},
+            )
+        except GithubException as exc:
+            if exc.status == 404:
+                return Comparison(base, head, "diverged", 0, 0, (), "")
+            raise _api_error(f"comparing {base[:7]}...{head[:7]} in {repository}", exc) from None
+        return Comparison(
+            base=base,
+            head=head,
+            status=data["status"],
+            ahead_by=int(data["ahead_by"]),
+            behind_by=int(data["behind_by"]),
+            commits=tuple(
+                Commit(
+                    sha=item["sha"],
+                    headline=item["commit"]["message"].split("\n", 1)[0],
+                    author=(item.get("author") or {}).get("login")
+                    or item["commit"]["author"]["name"],
+                    url=item["html_url"],
+                )
+                for item in data.get("commits", [])
+            ),
+            url=data["html_url"],
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def publish(self, request: PublishRequest) -> Published:
+        ref = f"refs/heads/{request.branch}"
+        variables: dict[str, Any] = {
+            "refs": {
+                "repositoryId": request.repository_id,
+                # Compare-and-swap: the branch must still be where it was read (or absent).
+                "refUpdates": [
+                    {
+                        "name": ref,
+                        "beforeOid": request.branch_oid or ZERO_OID,
+                        "afterOid": request.base_oid,
+                        "force": True,
+                    }
+                ],
+            },
+            "commit": {
+                "branch": {
+                    "repositoryNameWithOwner": request.repository,
+                    "branchName": request.branch,
+                },
+                "expectedHeadOid": request.base_oid,
+                "message": {"headline": request.headline, "body": request.message_body},
+                "fileChanges": {
+                    "additions": [
+                        {
+                            "path": change.path,
+                            "contents": base64.b64encode(change.contents).decode("ascii"),
+                        }
+                        for change in request.changes
+                    ]
+                },
+            },
+        }
+        if request.pull_request is None:
+            pr_var, pr_field = _CREATE_PR
+            variables["pr"] = {
+                "repositoryId": request.repository_id,
+                "baseRefName": request.base_branch,
+                "headRefName": request.branch,
+                "title": request.title,
+                "body": request.body,
+            }
+        else:
+            pr_var, pr_field = _UPDATE_PR
+            variables["pr"] = {
+                "pullRequestId": request.pull_request.id,
+                "title": request.title,
+                "body": request.body,
+            }
+        mutation = PUBLISH_MUTATION % {"pr_var": pr_var, "pr_field": pr_field}
+        data, errors = self._graphql_partial(mutation, variables)
+        commit = (data.get("createCommitOnBranch") or {}).get("commit")
+        pr_payload = data.get("createPullRequest") or data.get("updatePullRequest") or {}
+        pr_node = pr_payload.get("pullRequest")
+        if errors or commit is None or pr_node is None:
+            raise ConflictError("; ".join(errors) or "the branch or pull request moved")
+        return Published(
+            pull_request=_pr(pr_node),
+            commit_oid=commit["oid"],
+            created=request.pull_request is None,
+        )
+
+    def start_merge(
+        self, pull_request: PullRequest, head_oid: str, label_ids: Sequence[str]
+    ) -> MergeStart:
+        merge = {
+            "pullRequestId": pull_request.id,
+            "expectedHeadOid": head_oid,
+            "mergeMethod": "SQUASH",
+        }
+        if label_ids:
+            variables: dict[str, Any] = {
+                "merge": merge,
+                "labels": {"labelableId": pull_request.id, "labelIds": list(label_ids)},
+            }
+            data, errors = self._graphql_partial(AUTO_MERGE_MUTATION, variables)
+        else:
+            data, errors = self._graphql_partial(AUTO_MERGE_ONLY_MUTATION, {"merge": merge})
+        if data.get("enablePullRequestAutoMerge"):
+            return "auto-merge-enabled"
+        if any(CLEAN_STATUS in error for error in errors):
+            return "already-clean"
+        raise NotMergeableError("; ".join(errors) or "auto-merge was not enabled")
+
+    def merge(self, pull_request: PullRequest, head_oid: str) -> None:
+        variables = {
+            "merge": {
+                "pullRequestId": pull_request.id,
+                "expectedHeadOid": head_oid,
+                "mergeMethod": "SQUASH",
+            }
+        }
+        data, errors = self._graphql_partial(MERGE_MUTATION, variables)
+        if (data.get("mergePullRequest") or {}).get("pullRequest"):
+            return
+        message = "; ".join(errors)
+        if "head" in message.lower() and ("modified" in message.lower() or "oid" in message):
+            raise ConflictError(message)
+        raise NotMergeableError(message or "the pull request was not merged")
+
+    def add_labels(self, repository: str, number: int, labels: Sequence[str]) -> None:
+        try:
+            self._client.requester.requestJsonAndCheck(
+                "POST",
+                f"/repos/{repository}/issues/{number}/labels",
+                input={"labels": list(labels)},
+            )
+        except GithubException as exc:
+            raise _api_error(f"labelling #{number} in {repository}", exc) from None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        data, errors = self._graphql_partial(query, variables)
+        if errors:
+            raise UserError(f"GitHub GraphQL error: {'; '.join(errors)}")
+        return data
+
+    def _graphql_partial(
+        self, query: str, variables: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """GraphQL data and error messages; mutations in one document fail one by one."""
+        try:
+            _, body = self._client.requester.graphql_query(query, dict(variables))
+        except GithubException as exc:
+            body = exc.data if isinstance(exc.data, dict) else {}
+            if "errors" not in body:
+                raise _api_error("calling GitHub's GraphQL API", exc) from None
+        errors = [str(error.get("message", error)) for error in body.get("errors") or []]
+        return body.get("data") or {}, errors
+
+
+def _first_pr(nodes: Sequence[Mapping[str, Any]]) -> PullRequest | None:
+    return _pr(nodes[0]) if nodes else None
+
+
+def _pr(node: Mapping[str, Any]) -> PullRequest:
+    return PullRequest(
+        id=node["id"],
+        number=int(node["number"]),
+        url=node["url"],
+        head_oid=node["headRefOid"],
+        title=node["title"],
+        body=node["body"],
+    )
+
+
+def _commit(node: Mapping[str, Any]) -> Commit:
+    author = node.get("author") or {}
+    login = (author.get("user") or {}).get("login")
+    return Commit(
+        sha=node["oid"],
+        headline=node.get("messageHeadline") or "",
+        author=login or author.get("name") or "unknown",
+        url=node.get("url") or "",
+    )
+
+
+def _message(exc: GithubException) -> str:
+    data = exc.data if isinstance(exc.data, dict) else {}
+    return str(data.get("message") or exc.status)
+
+
+def _api_error(doing: str, exc: GithubException) -> UserError:
+    hint = {
+        401: "the token is missing, expired or revoked",
+        403: "the token lacks a permission, or GitHub rate-limited it; see the message",
+        404: "the repository or object does not exist, or the token cannot see it",
+    }.get(exc.status, "GitHub may be having trouble; re-run the job")
+    return UserError(f"GitHub answered {exc.status} while {doing}: {_message(exc)}", hint)

@@ -1,0 +1,186 @@
+"""Every text the bot writes for people: PR titles and bodies, commit messages, step summaries.
+
+Kept in one module and checked against golden files, so a wording change is a reviewed diff.
+Text that comes from outside (commit headlines, author names) is neutralised before it lands in
+Markdown: it cannot close a code block, open a link, mention someone or fake the plan marker.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scoutflow_gitops.model import Commit, Comparison, Outcome, WorkflowRun
+
+PLAN_MARKER = "scoutflow-gitops:plan"
+_PLAN_RE = re.compile(r"<!-- scoutflow-gitops:plan (\{.*?\}) -->")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~@])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+@dataclass(frozen=True)
+class EnvChange:
+    name: str
+    path: str
+    old_tag: str
+    new_tag: str
+
+
+@dataclass(frozen=True)
+class BumpContext:
+    candidate: str
+    candidate_commit: Commit | None
+    source_repository: str
+    server_url: str
+    environments: tuple[EnvChange, ...]
+    changelog: Comparison | None
+    changelog_limit: int
+    passed_runs: tuple[WorkflowRun, ...]
+    diff: str
+    notes: tuple[str, ...]
+    superseded: str | None
+    merge: str
+    plan_json: str
+
+
+def inline(text: str, limit: int = 120) -> str:
+    """Outside text made safe for one line of Markdown."""
+    flat = _CONTROL.sub(" ", text).strip()
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def bump_title(candidate: str, environments: Sequence[str]) -> str:
+    return f"Deploy {candidate[:7]} to {', '.join(environments)}"
+
+
+def bump_commit_body(context: BumpContext) -> str:
+    lines = [
+        f"{change.name}: {change.old_tag} -> {change.new_tag} ({change.path})"
+        for change in context.environments
+    ]
+    lines.append("")
+    lines.append(f"Source: {context.source_repository}@{context.candidate}")
+    lines.extend(f"Passed: {run.name} ({run.url})" for run in context.passed_runs)
+    return "\n".join(lines)
+
+
+def bump_body(context: BumpContext) -> str:
+    repo_url = f"{context.server_url}/{context.source_repository}"
+    short = context.candidate[:7]
+    commit = context.candidate_commit
+    headline = f" {inline(commit.headline)}" if commit and commit.headline else ""
+    parts = [
+        f"Deploys [`{short}`]({repo_url}/commit/{context.candidate}){headline} "
+        f"from `{context.source_repository}` to "
+        + ", ".join(f"**{change.name}**" for change in context.environments)
+        + ".",
+        "",
+        "| environment | file | from | to |",
+        "| --- | --- | --- | --- |",
+    ]
+    parts.extend(
+        f"| {change.name} | `{change.path}` | "
+        f"[`{change.old_tag[:7]}`]({repo_url}/commit/{change.old_tag}) | "
+        f"[`{change.new_tag[:7]}`]({repo_url}/commit/{change.new_tag}) |"
+        for change in context.environments
+    )
+    if context.superseded and context.superseded != context.candidate:
+        parts += ["", f"Supersedes `{context.superseded[:7]}`, which this PR deployed before."]
+    parts += ["", "### Changes", ""]
+    parts += _changelog(context.changelog, context.changelog_limit)
+    parts += ["", "### CI", ""]
+    parts += [
+        f"- [{inline(run.name)}]({run.url}): {run.conclusion}" for run in context.passed_runs
+    ] or ["- (no runs recorded)"]
+    parts += ["", "### Diff", "", "```diff", context.diff.rstrip("\n"), "```"]
+    if context.notes:
+        parts += ["", "### Notes", ""]
+        parts += [f"- {note}" for note in context.notes]
+    parts += [
+        "",
+        f"Merge: {_merge_words(context.merge)}. Argo CD syncs "
+        + ", ".join(change.name for change in context.environments)
+        + " automatically once this is on the default branch.",
+        "",
+        f"<!-- {PLAN_MARKER} {context.plan_json} -->",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def plan_candidate(body: str) -> str | None:
+    """The candidate SHA recorded in a PR body's plan marker, if any."""
+    match = _PLAN_RE.search(body)
+    if match is None:
+        return None
+    try:
+        data = json.loads(match.group(1))
+    except ValueError:
+        return None
+    candidate = data.get("candidate") if isinstance(data, dict) else None
+    return candidate if isinstance(candidate, str) else None
+
+
+def _changelog(comparison: Comparison | None, limit: int) -> list[str]:
+    if comparison is None:
+        return ["- (changelog unavailable)"]
+    commits = comparison.commits
+    # The compare API lists oldest first; reviewers read newest first.
+    newest_first = list(reversed(commits))
+    lines = [
+        f"- [`{c.sha[:7]}`]({c.url}) {inline(c.headline)} ({inline(c.author, 40)})"
+        for c in newest_first[:limit]
+    ]
+    hidden = comparison.ahead_by - len(lines)
+    if hidden > 0:
+        lines.append(f"- … and {hidden} more: [full comparison]({comparison.url})")
+    else:
+        lines.append(f"- [full comparison]({comparison.url})")
+    return lines
+
+
+def _merge_words(mode: str) -> str:
+    return {
+        "auto": "GitHub auto-merge (squash) once the required checks pass",
+        "direct": "merged (squash) by the bot right away",
+        "none": "left open for a person to review and merge",
+    }.get(mode, mode)
+
+
+def summary(outcome: Outcome, *, event_name: str, dry_run: bool) -> str:
+    """The job's step summary: what happened, why, links and the diff."""
+    title = {
+        "merged": "Deployed",
+        "auto-merge-enabled": "Auto-merge enabled",
+        "opened": "Pull request opened",
+        "updated": "Pull request updated",
+        "noop": "Nothing to do",
+        "waiting": "Waiting for CI",
+        "blocked": "Blocked",
+        "skipped": "Skipped",
+        "refused": "Refused",
+    }[outcome.result]
+    prefix = "[dry run] " if dry_run else ""
+    lines = [f"## ScoutFlow GitOps: {prefix}{title}", "", f"**Why:** {outcome.reason}", ""]
+    rows = [("result", f"`{outcome.result}`"), ("event", f"`{event_name}`")]
+    if outcome.image_tag:
+        rows.append(("image tag", f"`{outcome.image_tag}`"))
+    if outcome.environments:
+        rows.append(("environments", ", ".join(outcome.environments)))
+    if outcome.pr_url:
+        rows.append(("pull request", f"[#{outcome.pr_number}]({outcome.pr_url})"))
+    lines += ["| | |", "| --- | --- |"] + [f"| {key} | {value} |" for key, value in rows]
+    if outcome.details:
+        lines += ["", *[f"- {detail}" for detail in outcome.details]]
+    if outcome.diff:
+        lines += ["", "```diff", outcome.diff.rstrip("\n"), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def outcome_line(outcome: Outcome) -> str:
+    """One line for the log: the result and its reason."""
+    where = f" ({outcome.pr_url})" if outcome.pr_url else ""
+    return f"{outcome.result}: {outcome.reason}{where}"

@@ -1,0 +1,126 @@
+"""Values that travel between the adapter, the decisions and the writes.
+
+All frozen: a snapshot is what GitHub said at one moment, a plan is what the bot means to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Relation = Literal["ahead", "behind", "identical", "diverged"]
+Result = Literal[
+    "merged",
+    "auto-merge-enabled",
+    "opened",
+    "updated",
+    "noop",
+    "waiting",
+    "blocked",
+    "skipped",
+    "refused",
+]
+# Policy outcomes end the job successfully; only bad input or a failure exits non-zero.
+POLICY_RESULTS: frozenset[str] = frozenset({"noop", "waiting", "blocked", "skipped", "refused"})
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    id: int
+    name: str
+    event: str
+    head_branch: str | None
+    status: str
+    conclusion: str | None
+    run_attempt: int
+    created_at: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    headline: str
+    author: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``compare(base...head)`` in the source repository."""
+
+    base: str
+    head: str
+    status: Relation
+    ahead_by: int
+    behind_by: int
+    commits: tuple[Commit, ...]
+    url: str
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    id: str
+    number: int
+    url: str
+    head_oid: str
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class BotBranch:
+    """A branch under the bot's own prefix, with its open PR if it has one."""
+
+    name: str
+    oid: str
+    pull_request: PullRequest | None
+
+
+@dataclass(frozen=True)
+class GitopsState:
+    """One read of the GitOps repository: config, default branch head, the bot's branches."""
+
+    repository_id: str
+    default_branch: str
+    head_oid: str
+    config_text: str | None
+    branches: tuple[BotBranch, ...]
+    holds: frozenset[str]
+    labels: Mapping[str, str]
+
+    def branch(self, name: str) -> BotBranch | None:
+        return next((branch for branch in self.branches if branch.name == name), None)
+
+
+@dataclass(frozen=True)
+class FilesAndHistory:
+    """Files at two revisions of the GitOps repo plus a source commit and its ancestors."""
+
+    files: Mapping[str, bytes | None]
+    branch_files: Mapping[str, bytes | None]
+    candidate: Commit | None
+    ancestors: tuple[Commit, ...]
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str
+    contents: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    reason: str
+    image_tag: str = ""
+    environments: tuple[str, ...] = ()
+    pr_number: int | None = None
+    pr_url: str = ""
+    diff: str = ""
+    details: tuple[str, ...] = field(default=())
+
+    @property
+    def is_policy(self) -> bool:
+        return self.result in POLICY_RESULTS

@@ -1,0 +1,102 @@
+"""What the bot needs from a Git host, and nothing more.
+
+``github.GitHubHost`` is the one implementation; the decisions never see it, and the writer
+(``apply``) and the reader (``bot``) talk to it only through this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from scoutflow_gitops.model import (
+    Comparison,
+    FileChange,
+    FilesAndHistory,
+    GitopsState,
+    PullRequest,
+    WorkflowRun,
+)
+
+
+class ConflictError(Exception):
+    """A write lost a race (stale expected oid, ref moved, PR already exists): re-read, retry."""
+
+
+class NotMergeableError(Exception):
+    """GitHub refuses to merge the PR as it stands (conflict, failing or pending checks)."""
+
+
+@dataclass(frozen=True)
+class Published:
+    pull_request: PullRequest
+    commit_oid: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """One commit on the bot's branch, reset to the base first, and its rolling PR."""
+
+    repository: str
+    repository_id: str
+    branch: str
+    branch_oid: str | None
+    base_branch: str
+    base_oid: str
+    headline: str
+    message_body: str
+    changes: tuple[FileChange, ...]
+    pull_request: PullRequest | None
+    title: str
+    body: str
+
+
+MergeStart = Literal["merged", "auto-merge-enabled", "already-clean"]
+
+
+class GitHost(Protocol):
+    def read_gitops_state(self, repository: str, config_path: str) -> GitopsState:
+        """Config text, default branch head, the bot's branches and PRs, holds, labels."""
+        ...
+
+    def list_workflow_runs(self, repository: str, head_sha: str) -> tuple[WorkflowRun, ...]: ...
+
+    def read_files_and_history(
+        self,
+        *,
+        repository: str,
+        paths: Sequence[str],
+        revision: str,
+        branch_revision: str | None,
+        source_repository: str,
+        commit: str,
+        history_depth: int,
+    ) -> FilesAndHistory: ...
+
+    def compare(self, repository: str, base: str, head: str) -> Comparison: ...
+
+    def publish(self, request: PublishRequest) -> Published:
+        """Raises ``ConflictError`` when the branch or PR moved since it was read."""
+        ...
+
+    def start_merge(
+        self, pull_request: PullRequest, head_oid: str, label_ids: Sequence[str]
+    ) -> MergeStart:
+        """Enable auto-merge (and attach labels); ``already-clean`` means merge it directly."""
+        ...
+
+    def merge(self, pull_request: PullRequest, head_oid: str) -> None:
+        """Squash-merge guarded by ``head_oid``; ``ConflictError`` if the head moved."""
+        ...
+
+    def add_labels(self, repository: str, number: int, labels: Sequence[str]) -> None:
+        """Attach labels by name, creating those the repository lacks."""
+        ...
+
+
+def label_ids(known: Mapping[str, str], wanted: Sequence[str]) -> tuple[tuple[str, ...], bool]:
+    """Node ids of the wanted labels, and whether all of them already exist."""
+    ids = tuple(known[name] for name in wanted if name in known)
+    return ids, len(ids) == len(wanted)
