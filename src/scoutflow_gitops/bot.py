@@ -111,7 +111,7 @@ def _decide(
             relation = comparison.status
         relations[tag] = relation
     changelog = bump.changelog_for(
-        candidate=event.head_sha,
+        candidate=inputs.candidate,
         source_repository=config.source.repository,
         server_url=settings.server_url,
         tags=tags,

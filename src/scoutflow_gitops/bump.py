@@ -387,7 +387,7 @@ def _skip(event: WorkflowRunEvent, why: str) -> Outcome:
 
 def changelog_for(
     *,
-    candidate: str,
+    candidate: Commit,
     source_repository: str,
     server_url: str,
     tags: Sequence[str],
@@ -407,14 +407,15 @@ def changelog_for(
         comparison = comparisons.get(tag)
         if comparison is None:
             index = next(i for i, commit in enumerate(ancestors) if commit.sha == tag)
+            # Like the compare API: oldest first, the candidate itself last.
             comparison = Comparison(
                 base=tag,
-                head=candidate,
+                head=candidate.sha,
                 status="ahead",
                 ahead_by=index + 1,
                 behind_by=0,
-                commits=tuple(reversed(ancestors[:index])),
-                url=f"{server_url}/{source_repository}/compare/{tag}...{candidate}",
+                commits=(*reversed(ancestors[:index]), candidate),
+                url=f"{server_url}/{source_repository}/compare/{tag}...{candidate.sha}",
             )
         if best is None or comparison.ahead_by > best.ahead_by:
             best = comparison
