@@ -137,18 +137,27 @@ def _check_schema(tree: Any, path: str) -> None:
         return
     error = errors[0]
     field = _field_name(error.absolute_path)
-    line = line_of(tree, error.absolute_path)
-    raise LocatedError(path, line, f"{field}: {_describe(error)}")
+    where = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        # Point at the misspelt key itself, not at the mapping that holds it.
+        where.append(sorted(_extra_keys(error))[0])
+    raise LocatedError(path, line_of(tree, where), f"{field}: {_describe(error)}")
+
+
+def _extra_keys(error: Any) -> set[str]:
+    return set(error.instance) - set(error.schema.get("properties", {}))
 
 
 def _describe(error: Any) -> str:
     validator = error.validator
     if validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        extra = sorted(_extra_keys(error))
         return f"unknown field {', '.join(map(repr, extra))}"
     if validator == "required":
         return str(error.message).replace(" is a required property", " is required")
     if validator == "pattern":
+        if error.validator_value.startswith("^scoutflow-gitops/"):
+            return f"{error.instance!r} must start with scoutflow-gitops/"
         return f"{error.instance!r} is not in the expected form"
     if validator == "enum":
         choices = ", ".join(map(str, error.validator_value))
