@@ -248,9 +248,14 @@ def plan_bump(
                 else f"cannot tell how {short} relates to {env.name}'s {deployed[:7]}"
             )
             continue
-        new_data = yamledit.set_value_bytes(
-            data, env.image_tag_key, candidate, path=env.values_file
-        )
+        try:
+            new_data = yamledit.set_value_bytes(
+                data, env.image_tag_key, candidate, path=env.values_file
+            )
+        except UserError as exc:
+            # Readable but not safely writable (anchored, block scalar, ...): a person decides.
+            refused.append(exc.message)
+            continue
         bumps.append(EnvBump(env.name, env.values_file, env.image_tag_key, deployed, candidate))
         changes.append(FileChange(env.values_file, new_data))
 

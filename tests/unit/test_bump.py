@@ -367,3 +367,15 @@ def test_tags_to_relate_collects_deployed_and_pr_tags_once() -> None:
     newer = {STAGE: (FILES[STAGE] or b"").replace(DEPLOYED.encode(), NEWER_PR_TAG.encode())}
     tags = bump.tags_to_relate(CONFIG, state(), FILES, newer)
     assert tags == (DEPLOYED, NEWER_PR_TAG)
+
+
+def test_a_tag_the_editor_cannot_change_safely_is_refused_with_its_line() -> None:
+    anchored = {
+        p: (v or b"").replace(
+            f"imageTag: {DEPLOYED}".encode(), f"imageTag: &tag {DEPLOYED}\n  other: *tag".encode()
+        )
+        for p, v in FILES.items()
+    }
+    outcome = plan({DEPLOYED: "ahead"}, files=anchored)
+    assert isinstance(outcome, Outcome) and outcome.result == "refused"
+    assert "environments/dev/values.yaml:10:" in outcome.reason
