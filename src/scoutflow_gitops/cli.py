@@ -15,7 +15,13 @@ from scoutflow_gitops import __version__
 from scoutflow_gitops.errors import UserError
 
 # Modules that provide a ``register(subparsers)`` function, in the order --help lists them.
-COMMAND_MODULES: tuple[str, ...] = ("scoutflow_gitops.action",)
+COMMAND_MODULES: tuple[str, ...] = (
+    "scoutflow_gitops.action",
+    "scoutflow_gitops.validate",
+    "scoutflow_gitops.status",
+    "scoutflow_gitops.tagcli",
+    "scoutflow_gitops.sandbox.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,325 @@
+"""The control API under ``/_sandbox/``: what tests and demos do to the world that is not the bot.
+
+Pushes by developers, CI runs finishing, people commenting, time passing. Requests here need
+no token and are left out of the request log, which records only what a client asked GitHub.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from scoutflow_gitops.sandbox import webhooks
+from scoutflow_gitops.sandbox.gitstore import Signature
+from scoutflow_gitops.sandbox.model import RequestRecord, SandboxError, not_found
+from scoutflow_gitops.sandbox.rest import Reply
+from scoutflow_gitops.sandbox.shapes import JSON, Shapes, iso
+from scoutflow_gitops.sandbox.state import Sandbox
+
+DEVELOPER = ("ScoutFlow Developer", "dev@scoutflow.example")
+
+
+@dataclass(frozen=True)
+class ControlCall:
+    sandbox: Sandbox
+    shapes: Shapes
+    query: dict[str, str]
+    body: Any
+    match: re.Match[str]
+
+
+ControlHandler = Callable[[ControlCall], Reply]
+_CONTROL: list[tuple[str, re.Pattern[str], ControlHandler]] = []
+
+
+def _control(method: str, pattern: str) -> Callable[[ControlHandler], ControlHandler]:
+    def register(handler: ControlHandler) -> ControlHandler:
+        _CONTROL.append((method, re.compile(f"^/_sandbox{pattern}$"), handler))
+        return handler
+
+    return register
+
+
+def handle(
+    sandbox: Sandbox, shapes: Shapes, method: str, path: str, query: dict[str, str], body: Any
+) -> Reply:
+    """Answer one control request; the server holds ``sandbox.lock`` around it."""
+    for route_method, regex, handler in _CONTROL:
+        match = regex.match(path)
+        if match and route_method == method:
+            return handler(ControlCall(sandbox, shapes, query, body, match))
+    raise not_found()
+
+
+def _get(
+    body: Any, name: str, kind: type | tuple[type, ...] = str, *, required: bool = True
+) -> Any:
+    value = body.get(name) if isinstance(body, dict) else None
+    if value is None:
+        if required:
+            raise SandboxError(422, f"{name} is required")
+        return None
+    if not isinstance(value, kind):
+        raise SandboxError(422, f"{name} has the wrong type")
+    return value
+
+
+# -- Python API: the same events, for in-process tests ---------------------------------------
+
+
+def push_commit(
+    sandbox: Sandbox,
+    repo_name: str,
+    files: dict[str, str | None] | None = None,
+    *,
+    message: str = "Update from a developer",
+    branch: str | None = None,
+    author: tuple[str, str] = DEVELOPER,
+) -> str:
+    """A developer's commit pushed straight to a branch (the default branch when None)."""
+    with sandbox.lock:
+        repo = sandbox.repo(repo_name)
+        changes = {p: None if t is None else t.encode("utf-8") for p, t in (files or {}).items()}
+        signature = Signature(author[0], author[1], sandbox.clock.now())
+        return sandbox.commit_files(
+            repo, branch or repo.default_branch, changes, message, author=signature
+        )
+
+
+def finish_workflow_run(
+    sandbox: Sandbox,
+    shapes: Shapes,
+    repo_name: str,
+    *,
+    head_sha: str,
+    workflow: str,
+    conclusion: str | None,
+    status: str | None = None,
+    head_branch: str | None = None,
+    event: str = "push",
+    head_repository: str | None = None,
+) -> JSON:
+    """Record a workflow run and return the ``workflow_run`` webhook payload for it."""
+    with sandbox.lock:
+        repo = sandbox.repo(repo_name)
+        run = sandbox.add_run(
+            repo,
+            workflow=workflow,
+            head_sha=head_sha,
+            conclusion=conclusion,
+            status=status,
+            head_branch=head_branch,
+            event=event,
+            head_repo=sandbox.repo(head_repository) if head_repository else None,
+        )
+        return webhooks.workflow_run(shapes, repo, run)
+
+
+def post_comment(
+    sandbox: Sandbox,
+    shapes: Shapes,
+    repo_name: str,
+    *,
+    user: str,
+    body: str,
+    issue: int | None = None,
+) -> JSON:
+    """A person's comment (on a new issue when ``issue`` is None): the ``issue_comment`` payload."""
+    with sandbox.lock:
+        repo = sandbox.repo(repo_name)
+        author = sandbox.user(user)
+        target = (
+            sandbox.issue(repo, issue)
+            if issue is not None
+            else sandbox.create_issue(repo, author, f"Request from {author.login}")
+        )
+        comment = sandbox.add_comment(repo, target, author, body)
+        return webhooks.issue_comment(shapes, repo, target, comment)
+
+
+def state_dump(sandbox: Sandbox, repo_name: str) -> JSON:
+    with sandbox.lock:
+        repo = sandbox.repo(repo_name)
+        git = repo.git
+        head = git.ref(f"refs/heads/{repo.default_branch}")
+        files = {}
+        if head:
+            for path, entry in git.flat_tree(git.commit_info(head).tree).items():
+                files[path] = git.blob(entry.sha).decode("utf-8", "replace")
+        pulls = []
+        for issue in repo.pulls():
+            pull = issue.pull
+            assert pull is not None
+            state = sandbox.mergeability(repo, issue)
+            pulls.append(
+                {
+                    "number": issue.number,
+                    "title": issue.title,
+                    "state": issue.state,
+                    "merged": pull.merged,
+                    "head": pull.head_ref,
+                    "base": pull.base_ref,
+                    "head_sha": pull.head_sha,
+                    "mergeable_state": state.state,
+                    "auto_merge": pull.auto_merge.method if pull.auto_merge else None,
+                    "labels": [label.name for label in issue.labels],
+                    "merge_commit_sha": pull.merge_commit_sha,
+                }
+            )
+        return {
+            "repo": repo.full_name,
+            "default_branch": repo.default_branch,
+            "branches": {
+                name.removeprefix("refs/heads/"): sha
+                for name, sha in sorted(git.refs("refs/heads/").items())
+            },
+            "files": files,
+            "pulls": pulls,
+            "issues": [
+                {
+                    "number": i.number,
+                    "title": i.title,
+                    "state": i.state,
+                    "comments": len(i.comments),
+                }
+                for i in repo.issues.values()
+                if i.pull is None
+            ],
+            "collaborators": dict(sorted(repo.collaborators.items())),
+            "settings": vars(repo.settings).copy(),
+            "checks": dict(repo.checks),
+        }
+
+
+def request_log(sandbox: Sandbox, *, full: bool = False) -> list[JSON]:
+    return [_record_json(r, full) for r in sandbox.requests()]
+
+
+def _record_json(record: RequestRecord, full: bool) -> JSON:
+    entry: JSON = {"method": record.method, "path": record.path, "status": record.status}
+    if full:
+        entry.update(
+            {"query": record.query, "body": record.request_body, "response": record.response_body}
+        )
+    return entry
+
+
+# -- HTTP routes -----------------------------------------------------------------------------
+
+
+@_control("POST", "/commits")
+def _commits(call: ControlCall) -> Reply:
+    files = _get(call.body, "files", dict, required=False) or {}
+    if not all(isinstance(v, str | None) for v in files.values()):
+        raise SandboxError(422, "files maps paths to text (or null to delete)")
+    sha = push_commit(
+        call.sandbox,
+        _get(call.body, "repo"),
+        files,
+        message=_get(call.body, "message", required=False) or "Update from a developer",
+        branch=_get(call.body, "branch", required=False),
+    )
+    return Reply(201, {"sha": sha})
+
+
+@_control("POST", "/workflow-runs")
+def _workflow_runs(call: ControlCall) -> Reply:
+    if not isinstance(call.body, dict) or "conclusion" not in call.body:
+        raise SandboxError(422, "conclusion is required (null for a run still in progress)")
+    payload = finish_workflow_run(
+        call.sandbox,
+        call.shapes,
+        _get(call.body, "repo"),
+        head_sha=_get(call.body, "head_sha"),
+        workflow=_get(call.body, "workflow"),
+        conclusion=_get(call.body, "conclusion", required=False),
+        status=_get(call.body, "status", required=False),
+        head_branch=_get(call.body, "head_branch", required=False),
+        event=_get(call.body, "event", required=False) or "push",
+        head_repository=_get(call.body, "head_repository", required=False),
+    )
+    return Reply(201, payload)
+
+
+@_control("POST", "/comments")
+def _comments(call: ControlCall) -> Reply:
+    payload = post_comment(
+        call.sandbox,
+        call.shapes,
+        _get(call.body, "repo"),
+        user=_get(call.body, "user"),
+        body=_get(call.body, "body"),
+        issue=_get(call.body, "issue", int, required=False),
+    )
+    return Reply(201, payload)
+
+
+@_control("GET", "/requests")
+def _requests(call: ControlCall) -> Reply:
+    return Reply(200, request_log(call.sandbox, full=call.query.get("full") not in (None, "", "0")))
+
+
+@_control("DELETE", "/requests")
+def _clear_requests(call: ControlCall) -> Reply:
+    call.sandbox.clear_requests()
+    return Reply(204)
+
+
+@_control("GET", "/clock")
+def _clock(call: ControlCall) -> Reply:
+    return Reply(200, {"now": iso(call.sandbox.clock.now())})
+
+
+@_control("POST", "/clock")
+def _advance(call: ControlCall) -> Reply:
+    minutes = _get(call.body, "advance_minutes", (int, float))
+    now: datetime = call.sandbox.clock.advance(float(minutes))
+    return Reply(200, {"now": iso(now)})
+
+
+@_control("POST", "/collaborators")
+def _collaborators(call: ControlCall) -> Reply:
+    repo_name, user, permission = (
+        _get(call.body, "repo"),
+        _get(call.body, "user"),
+        _get(call.body, "permission"),
+    )
+    call.sandbox.set_collaborator(call.sandbox.repo(repo_name), user, permission)
+    return Reply(200, {"repo": repo_name, "user": user, "permission": permission})
+
+
+@_control("POST", r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)/settings")
+def _settings(call: ControlCall) -> Reply:
+    if not isinstance(call.body, dict):
+        raise SandboxError(422, "settings must be a JSON object")
+    repo = call.sandbox.repo(f"{call.match['owner']}/{call.match['name']}")
+    call.sandbox.update_settings(repo, call.body)
+    return Reply(200, vars(repo.settings).copy())
+
+
+@_control("POST", "/checks")
+def _checks(call: ControlCall) -> Reply:
+    repo_name, sha, conclusion = (
+        _get(call.body, "repo"),
+        _get(call.body, "sha"),
+        _get(call.body, "conclusion"),
+    )
+    call.sandbox.set_check(call.sandbox.repo(repo_name), sha, conclusion)
+    return Reply(200, {"repo": repo_name, "sha": sha, "conclusion": conclusion})
+
+
+@_control("GET", "/state")
+def _state(call: ControlCall) -> Reply:
+    if "repo" not in call.query:
+        return Reply(200, {"repos": sorted(r.full_name for r in call.sandbox.repos.values())})
+    return Reply(200, state_dump(call.sandbox, call.query["repo"]))
+
+
+@_control("GET", "/dispatches")
+def _dispatches(call: ControlCall) -> Reply:
+    repo = call.sandbox.repo(call.query.get("repo", ""))
+    payloads = [webhooks.workflow_dispatch(call.shapes, repo, d) for d in repo.dispatches]
+    return Reply(200, payloads)

@@ -1,0 +1,173 @@
+"""The HTTP front of a ``Sandbox``: REST under ``/``, GraphQL at ``POST /graphql``, control API.
+
+One lock serializes every request, so concurrent clients see GitHub-like atomic operations and
+the request log is in the order the sandbox applied them.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from scoutflow_gitops.sandbox import control, rest
+from scoutflow_gitops.sandbox.graphql_api import run_query
+from scoutflow_gitops.sandbox.graphql_views import Context
+from scoutflow_gitops.sandbox.model import RequestRecord, SandboxError
+from scoutflow_gitops.sandbox.rest import Reply
+from scoutflow_gitops.sandbox.shapes import Shapes, error_body
+from scoutflow_gitops.sandbox.state import Sandbox
+
+RATE_LIMIT_HEADERS = (
+    ("X-RateLimit-Limit", "5000"),
+    ("X-RateLimit-Remaining", "4999"),
+    ("X-RateLimit-Reset", "4102444800"),
+    ("X-RateLimit-Used", "1"),
+    ("X-RateLimit-Resource", "core"),
+)
+
+
+class _BadJSON(Exception):
+    pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Small JSON answers on kept-alive connections: without this, Nagle's algorithm and
+        # delayed ACKs add ~40 ms to every request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet by default: the request log (GET /_sandbox/requests) is the record."""
+
+    def _handle(self) -> None:
+        sandbox, shapes = self.server.sandbox, self.server.shapes
+        parts = urlsplit(self.path)
+        path = parts.path
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        body: Any = None
+        is_control = path.startswith("/_sandbox/")
+        try:
+            body = self._read_json()
+            if is_control:
+                with sandbox.lock:
+                    reply = control.handle(sandbox, shapes, self.command, path, query, body)
+            elif not self.headers.get("Authorization", "").strip():
+                reply = Reply(401, error_body(401, "Requires authentication"))
+            else:
+                with sandbox.lock:
+                    reply = self._api(sandbox, shapes, path, query, body)
+        except _BadJSON:
+            reply = Reply(400, error_body(400, "Problems parsing JSON"))
+        except SandboxError as exc:
+            reply = Reply(exc.status, error_body(exc.status, exc.message, exc.errors))
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            reply = Reply(500, error_body(500, "Sandbox internal error (see the server's stderr)"))
+        if not is_control:
+            sandbox.record(
+                RequestRecord(self.command, path, parts.query, reply.status, body, reply.body)
+            )
+        self._send(reply)
+
+    def _api(
+        self, sandbox: Sandbox, shapes: Shapes, path: str, query: dict[str, str], body: Any
+    ) -> Reply:
+        if path == "/graphql":
+            if self.command != "POST":
+                raise SandboxError(404, "Not Found")
+            return Reply(200, run_query(Context(sandbox, shapes), body))
+        try:
+            return rest.dispatch(sandbox, shapes, self.command, path, query, body)
+        except SandboxError as exc:
+            return Reply(exc.status, error_body(exc.status, exc.message, exc.errors))
+
+    def _read_json(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise _BadJSON() from None
+
+    def _send(self, reply: Reply) -> None:
+        data = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
+        self.send_response(reply.status)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
+        self.send_header("X-GitHub-Request-Id", uuid.uuid4().hex[:20].upper())
+        for name, value in RATE_LIMIT_HEADERS + reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        super().__init__(address, _Handler)
+        self.sandbox = sandbox
+        host, port = self.server_address[:2]
+        self.url = f"http://{host!s}:{port}"
+        self.shapes = Shapes(sandbox, self.url)
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A sandbox served on a background thread; ``url`` is the API base URL."""
+
+    url: str
+    sandbox: Sandbox
+    _server: _Server
+    _thread: threading.Thread
+
+    @property
+    def shapes(self) -> Shapes:
+        return self._server.shapes
+
+    def shutdown(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve(sandbox: Sandbox, port: int = 0, host: str = "127.0.0.1") -> RunningServer:
+    """Start serving ``sandbox`` (port 0 picks a free one) and return once it accepts requests."""
+    server = _Server((host, port), sandbox)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="sandbox-http", daemon=True
+    )
+    thread.start()
+    return RunningServer(server.url, sandbox, server, thread)

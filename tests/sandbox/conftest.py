@@ -1,0 +1,3 @@
+from tests.sandbox.fixtures import live_sandbox
+
+__all__ = ["live_sandbox"]
