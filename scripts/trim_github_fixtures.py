@@ -117,6 +117,7 @@ GRAPHQL_FIELDS: dict[str, tuple[str, ...]] = {
         "requestReviews",
         "updatePullRequest",
         "updateRef",
+        "updateRefs",
     ),
     "Node": ("id",),
     "Actor": ("login", "url"),
@@ -280,6 +281,7 @@ GRAPHQL_FIELDS: dict[str, tuple[str, ...]] = {
     "RequestReviewsPayload": ("actor", "clientMutationId", "pullRequest"),
     "UpdatePullRequestPayload": ("actor", "clientMutationId", "pullRequest"),
     "UpdateRefPayload": ("clientMutationId", "ref"),
+    "UpdateRefsPayload": ("clientMutationId",),
 }
 
 

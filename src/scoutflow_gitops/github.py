@@ -8,6 +8,7 @@ merge. REST is used where GraphQL has no equivalent (workflow runs, compare, lab
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ from scoutflow_gitops.port import (
 ZERO_OID = "0" * 40
 USER_AGENT = "scoutflow-gitops"
 # Transient server errors are retried with backoff on idempotent requests.
-RETRY = GithubRetry(total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504))
+RETRY = GithubRetry(total=3, backoff_factor=0.5, status_forcelist=[500, 502, 503, 504])
 
 _PR_FIELDS = "id number url headRefName headRefOid title body"
 _COMMIT_FIELDS = "oid messageHeadline url author { name user { login } }"
@@ -143,7 +144,22 @@ def _client(api_url: str, token: str, timeout: int) -> Github:
         timeout=timeout,
         user_agent=USER_AGENT,
         per_page=100,
+        # Objects are built from what a call returned; none triggers a hidden extra request.
+        lazy=True,
+        # Reads are few and need no pacing; writes keep GitHub's advice of a second apart
+        # (secondary rate limits) unless told otherwise, e.g. against the local simulator.
+        seconds_between_requests=None,
+        seconds_between_writes=_write_interval(),
     )
+
+
+def _write_interval() -> float | None:
+    value = os.environ.get("SCOUTFLOW_GITOPS_WRITE_INTERVAL", "1")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise UserError(f"SCOUTFLOW_GITOPS_WRITE_INTERVAL {value[:20]!r} is not a number") from None
+    return seconds if seconds > 0 else None
 
 
 def split_repository(repository: str) -> tuple[str, str]:
@@ -209,7 +225,7 @@ class GitHubHost:
         )
 
     def list_workflow_runs(self, repository: str, head_sha: str) -> tuple[WorkflowRun, ...]:
-        repo = self._client.get_repo(repository, lazy=True)
+        repo = self._client.get_repo(repository)
         try:
             runs = repo.get_workflow_runs(head_sha=head_sha)
             return tuple(

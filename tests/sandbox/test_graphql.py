@@ -289,6 +289,61 @@ def test_ref_mutations(live_sandbox: LiveSandbox) -> None:
     del main_id
 
 
+UPDATE_REFS = """mutation($repo: ID!, $updates: [RefUpdate!]!) {
+  updateRefs(input: {repositoryId: $repo, refUpdates: $updates}) { clientMutationId } }"""
+
+
+def test_update_refs_is_an_atomic_compare_and_swap(live_sandbox: LiveSandbox) -> None:
+    """beforeOid guards every update; one refused update leaves all refs as they were."""
+    repo_id, _, head = _ids(live_sandbox)
+    git = live_sandbox.sandbox.repo(GITOPS).git
+    zero = "0" * 40
+    bump = "refs/heads/scoutflow-gitops/bump"
+    query(
+        live_sandbox,
+        UPDATE_REFS,
+        repo=repo_id,
+        updates=[{"name": bump, "beforeOid": zero, "afterOid": head}],
+    )
+    assert git.ref(bump) == head
+
+    parent = git.commit_info(head).parents[0]
+    stale = failing(
+        live_sandbox,
+        UPDATE_REFS,
+        repo=repo_id,
+        updates=[
+            {"name": "refs/heads/other", "beforeOid": zero, "afterOid": head},
+            {"name": bump, "beforeOid": zero, "afterOid": parent, "force": True},
+        ],
+    )
+    assert stale["errors"][0]["message"] == f"Ref {bump} is at {head}, not {zero}"
+    assert stale["data"] == {"updateRefs": None}
+    assert (git.ref(bump), git.ref("refs/heads/other")) == (head, None)
+
+    not_ff = failing(
+        live_sandbox,
+        UPDATE_REFS,
+        repo=repo_id,
+        updates=[{"name": bump, "beforeOid": head, "afterOid": parent}],
+    )
+    assert not_ff["errors"][0]["message"] == f"Update of {bump} is not a fast forward"
+    query(
+        live_sandbox,
+        UPDATE_REFS,
+        repo=repo_id,
+        updates=[{"name": bump, "beforeOid": head, "afterOid": parent, "force": True}],
+    )
+    assert git.ref(bump) == parent
+    query(
+        live_sandbox,
+        UPDATE_REFS,
+        repo=repo_id,
+        updates=[{"name": bump, "beforeOid": parent, "afterOid": zero}],
+    )
+    assert git.ref(bump) is None
+
+
 def test_stale_commit_is_refused_and_later_mutations_still_run(live_sandbox: LiveSandbox) -> None:
     _, _, head = _ids(live_sandbox)
     live_sandbox.control("POST", "/commits", {"repo": GITOPS, "files": {"moved.txt": "x\n"}})

@@ -41,7 +41,14 @@ from scoutflow_gitops.sandbox.graphql_views import (
     node_of,
     resolve_node,
 )
-from scoutflow_gitops.sandbox.model import Label, Repo, SandboxError, not_found, parse_node_id
+from scoutflow_gitops.sandbox.model import (
+    Label,
+    RefUpdate,
+    Repo,
+    SandboxError,
+    not_found,
+    parse_node_id,
+)
 from scoutflow_gitops.sandbox.shapes import JSON
 
 
@@ -203,6 +210,22 @@ class Root:
             ref.repo, ref.qualified, input["oid"], force=bool(input.get("force"))
         )
         return self._payload(input, ref=ref)
+
+    def update_refs(self, input: JSON) -> JSON:
+        repo = node_of(self.ctx, input["repositoryId"], RepositoryView).repo
+        self.ctx.sandbox.update_refs(
+            repo,
+            [
+                RefUpdate(
+                    name=update["name"],
+                    after=update["afterOid"],
+                    before=update.get("beforeOid"),
+                    force=bool(update.get("force")),
+                )
+                for update in input["refUpdates"]
+            ],
+        )
+        return self._payload(input)
 
     def delete_ref(self, input: JSON) -> JSON:
         ref = node_of(self.ctx, input["refId"], RefView)

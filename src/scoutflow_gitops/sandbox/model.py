@@ -255,6 +255,20 @@ class Repo:
         return [issue for issue in self.issues.values() if issue.pull is not None]
 
 
+# GitHub's "no object" oid: as a guard, the ref must not exist; as a target, delete it.
+ZERO_OID = "0" * 40
+
+
+@dataclass(frozen=True)
+class RefUpdate:
+    """One entry of GraphQL ``updateRefs``; ``before`` None means unguarded."""
+
+    name: str
+    after: str
+    before: str | None
+    force: bool
+
+
 @dataclass(frozen=True)
 class Mergeability:
     """What GitHub would show for a pull request now, and the tree a merge would produce."""

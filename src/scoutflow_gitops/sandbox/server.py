@@ -6,6 +6,7 @@ the request log is in the order the sandbox applied them.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import socket
 import sys
@@ -47,6 +48,11 @@ class _Handler(BaseHTTPRequestHandler):
         # Small JSON answers on kept-alive connections: without this, Nagle's algorithm and
         # delayed ACKs add ~40 ms to every request.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header carries the simulated clock, as GitHub's carries its own: the bot
+        # measures soak time against the server's "now", never the runner's.
+        return email.utils.format_datetime(self.server.sandbox.clock.now(), usegmt=True)
 
     def do_GET(self) -> None:
         self._handle()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from scoutflow_gitops.sandbox.gitstore import GitError, Signature, merge_trees
 from scoutflow_gitops.sandbox.model import (
@@ -18,6 +18,7 @@ from scoutflow_gitops.sandbox.model import (
     REACTIONS,
     REQUIRED_CHECK,
     ROLES,
+    ZERO_OID,
     AutoMerge,
     Clock,
     Comment,
@@ -27,6 +28,7 @@ from scoutflow_gitops.sandbox.model import (
     Mergeability,
     Pull,
     Reaction,
+    RefUpdate,
     Repo,
     RequestRecord,
     SandboxError,
@@ -258,6 +260,40 @@ class Sandbox:
         ):
             raise SandboxError(422, "Update is not a fast forward")
         self._move_ref(repo, name, sha)
+
+    def update_refs(self, repo: Repo, updates: Sequence[RefUpdate]) -> None:
+        """GraphQL ``updateRefs``: every update is checked first, then all are applied.
+
+        ``before`` is a compare-and-swap guard (all zeros: the ref must not exist); an
+        ``after`` of all zeros deletes the ref.
+        """
+        for update in updates:
+            _check_ref_name(update.name)
+            current = repo.git.ref(update.name)
+            if update.before is not None and (current or ZERO_OID) != update.before:
+                raise SandboxError(
+                    422,
+                    f"Ref {update.name} is at {current or ZERO_OID}, not {update.before}",
+                )
+            if update.after == ZERO_OID:
+                if current is None:
+                    raise SandboxError(422, f"Ref {update.name} does not exist")
+                continue
+            if repo.git.object_type(update.after) != "commit":
+                raise SandboxError(422, f"Object {update.after} does not exist or is not a commit")
+            if (
+                current is not None
+                and not update.force
+                and current != update.after
+                and not repo.git.is_ancestor(current, update.after)
+            ):
+                raise SandboxError(422, f"Update of {update.name} is not a fast forward")
+        for update in updates:
+            if update.after == ZERO_OID:
+                repo.git.delete_ref(update.name)
+                self._ref_changed(repo, update.name)
+            else:
+                self._move_ref(repo, update.name, update.after)
 
     def delete_ref(self, repo: Repo, name: str) -> None:
         if repo.git.ref(name) is None:

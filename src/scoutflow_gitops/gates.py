@@ -1,0 +1,156 @@
+"""The gates a production promotion (or a rollback) must pass. Pure: one function per gate.
+
+Each gate returns ``None`` when it passes, or a ``Refusal`` that says what failed and what
+would satisfy it. ``check_gates`` runs them in order and stops at the first refusal, so the
+person who asked gets one clear answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from scoutflow_gitops.config import PERMISSION_RANK, Gate
+from scoutflow_gitops.model import Relation
+
+
+@dataclass(frozen=True)
+class Refusal:
+    gate: str
+    reason: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class TagPeriod:
+    """An environment's tag between two commits of its values file (``until`` None: now)."""
+
+    tag: str
+    since: datetime
+    commit: str
+    pr_number: int | None
+    pr_url: str | None
+    until: datetime | None
+
+
+def timeline(
+    versions: Sequence[tuple[str, datetime, str | None, int | None, str | None]],
+) -> tuple[TagPeriod, ...]:
+    """Periods of one tag each, newest first, from (commit, date, tag, pr, pr_url) newest first.
+
+    Consecutive commits that leave the tag alone extend one period back to the commit that set
+    it; a version without a readable tag breaks the run and is not a period itself.
+    """
+    periods: list[TagPeriod] = []
+    previous: str | None = None
+    for commit, date, tag, pr_number, pr_url in versions:
+        if tag is not None and periods and previous == tag:
+            last = periods[-1]
+            periods[-1] = replace(
+                last, since=date, commit=commit, pr_number=pr_number, pr_url=pr_url
+            )
+        elif tag is not None:
+            until = periods[-1].since if periods else None
+            periods.append(TagPeriod(tag, date, commit, pr_number, pr_url, until))
+        previous = tag
+    return tuple(periods)
+
+
+def permission_gate(user: str, role: str | None, gate: Gate) -> Refusal | None:
+    if role is None:
+        return Refusal(
+            "permission",
+            f"@{user}'s permission on this repository could not be read",
+            "try again; if it persists, check the bot's access to collaborator permissions",
+        )
+    if PERMISSION_RANK.get(role, 0) < PERMISSION_RANK[gate.permission]:
+        return Refusal(
+            "permission",
+            f"@{user} has the {role} role here; promoting needs {gate.permission} or higher",
+            f"ask someone with the {gate.permission} role (e.g. a release owner) to comment",
+        )
+    return None
+
+
+def team_gate(user: str, member_of: Sequence[str], gate: Gate) -> Refusal | None:
+    if not gate.teams or set(member_of) & set(gate.teams):
+        return None
+    return Refusal(
+        "team",
+        f"@{user} is in none of the teams allowed to promote ({', '.join(gate.teams)})",
+        "ask a member of one of those teams",
+    )
+
+
+def differs_gate(candidate: str, current: str | None, env: str) -> Refusal | None:
+    if candidate == current:
+        return Refusal("differs", f"{env} already runs {candidate[:7]}", "nothing to do")
+    return None
+
+
+def ahead_gate(
+    candidate: str, current: str | None, relation: Relation | None, env: str
+) -> Refusal | None:
+    if relation == "ahead":
+        return None
+    word = {
+        "behind": "is older than",
+        "identical": "is the same commit as",
+        "diverged": "has diverged from",
+    }.get(relation or "", "cannot be ordered against")
+    return Refusal(
+        "newer",
+        f"{candidate[:7]} {word} what {env} runs ({(current or 'nothing')[:7]})",
+        f"promotions only move {env} forward; use `/rollback {env} <sha>` to go back",
+    )
+
+
+def ci_gate(candidate: str, failing: str | None) -> Refusal | None:
+    if failing is None:
+        return None
+    return Refusal(
+        "ci",
+        f"{candidate[:7]} no longer has every required workflow green: {failing}",
+        "re-run or fix the failing workflow, or promote a commit whose CI passed",
+    )
+
+
+def stage_gate(candidate: str, source: str, periods: Sequence[TagPeriod]) -> Refusal | None:
+    if any(period.tag == candidate for period in periods):
+        return None
+    return Refusal(
+        "promoted-from",
+        f"{candidate[:7]} has never been {source}'s image tag",
+        f"only what {source} has run can be promoted; wait until {source} runs it",
+    )
+
+
+def soak_gate(
+    candidate: str, source: str, periods: Sequence[TagPeriod], now: datetime, minutes: int
+) -> Refusal | None:
+    period = next((p for p in periods if p.tag == candidate), None)
+    if period is None:
+        return None  # stage_gate answers this one
+    soaked = (period.until or now) - period.since
+    needed = timedelta(minutes=minutes)
+    if soaked >= needed:
+        return None
+    ready = period.since + needed
+    return Refusal(
+        "soak",
+        f"{candidate[:7]} has run in {source} for {_minutes(soaked)} of the {minutes} required",
+        f"ask again after {ready:%Y-%m-%d %H:%M} UTC"
+        if period.until is None
+        else f"it left {source} too soon; promote a commit {source} ran for {minutes} minutes",
+    )
+
+
+def soaked_for(candidate: str, periods: Sequence[TagPeriod], now: datetime) -> timedelta | None:
+    period = next((p for p in periods if p.tag == candidate), None)
+    return None if period is None else (period.until or now) - period.since
+
+
+def _minutes(delta: timedelta) -> str:
+    total = int(delta.total_seconds() // 60)
+    return f"{total} minute{'s' if total != 1 else ''}"
