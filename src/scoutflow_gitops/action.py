@@ -18,10 +18,17 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from scoutflow_gitops import messages
-from scoutflow_gitops.bot import Settings, handle_workflow_run
+from scoutflow_gitops.bot import (
+    Settings,
+    handle_comment,
+    handle_dispatch,
+    handle_workflow_run,
+    prescreen_comment,
+)
+from scoutflow_gitops.bump import prescreen
 from scoutflow_gitops.config import DEFAULT_CONFIG_PATH
 from scoutflow_gitops.errors import UserError
-from scoutflow_gitops.events import WorkflowRunEvent, load_payload, parse_event
+from scoutflow_gitops.events import CommentEvent, WorkflowRunEvent, load_payload, parse_event
 from scoutflow_gitops.model import Outcome
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -140,11 +147,15 @@ def _server_from_api(api_url: str) -> str:
 
 def _dispatch(inputs: Inputs, out: TextIO, in_actions: bool) -> Outcome:
     event = parse_event(inputs.event_name, load_payload(inputs.event_path))
-    if not isinstance(event, WorkflowRunEvent):
-        raise UserError(
-            f"the {inputs.event_name} event is not handled by the bump flow",
-            "trigger the action with on: workflow_run",
-        )
+    early = (
+        prescreen(event)
+        if isinstance(event, WorkflowRunEvent)
+        else prescreen_comment(event, inputs.gitops_repository)
+        if isinstance(event, CommentEvent)
+        else None
+    )
+    if early is not None:
+        return early  # decided from the payload: no credentials used, no request made
     # Imported here so that input errors never pay for PyGithub's import.
     from scoutflow_gitops.github import GitHubHost, connect
 
@@ -164,7 +175,11 @@ def _dispatch(inputs: Inputs, out: TextIO, in_actions: bool) -> Outcome:
         server_url=inputs.server_url,
         dry_run=inputs.dry_run,
     )
-    return handle_workflow_run(event, host, settings)
+    if isinstance(event, WorkflowRunEvent):
+        return handle_workflow_run(event, host, settings)
+    if isinstance(event, CommentEvent):
+        return handle_comment(event, host, settings)
+    return handle_dispatch(event, host, settings)
 
 
 def _mask_secrets(env: Mapping[str, str], out: TextIO, in_actions: bool) -> None:

@@ -1,4 +1,4 @@
-"""Carrying out a bump plan: the only code on the bump path that writes to GitHub.
+"""Carrying out a plan: the only code that writes branches, commits and pull requests.
 
 Every write is guarded: the branch reset is a compare-and-swap on the oid that was read, the
 commit names the oid it expects, the merge names the head it reviewed. A lost race surfaces as
@@ -7,36 +7,81 @@ commit names the oid it expects, the merge names the head it reviewed. A lost ra
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import Protocol
 
-from scoutflow_gitops.bump import BumpPlan
-from scoutflow_gitops.model import GitopsState, Outcome, PullRequest, Result
+from scoutflow_gitops.config import MergeMode
+from scoutflow_gitops.model import FileChange, GitopsState, Outcome, PullRequest, Result
 from scoutflow_gitops.port import GitHost, PublishRequest, label_ids
 
 
-def apply_bump(plan: BumpPlan, state: GitopsState, host: GitHost, repository: str) -> Outcome:
+class PullRequestPlan(Protocol):
+    """What a bump plan and a command plan have in common: one commit and its rolling PR."""
+
+    @property
+    def branch(self) -> str: ...
+    @property
+    def branch_oid(self) -> str | None: ...
+    @property
+    def base_oid(self) -> str: ...
+    @property
+    def existing_pr(self) -> PullRequest | None: ...
+    @property
+    def changes(self) -> tuple[FileChange, ...]: ...
+    @property
+    def diff(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def commit_headline(self) -> str: ...
+    @property
+    def commit_body(self) -> str: ...
+    @property
+    def merge(self) -> MergeMode: ...
+    @property
+    def labels(self) -> tuple[str, ...]: ...
+
+
+def apply_plan(
+    plan: PullRequestPlan,
+    state: GitopsState,
+    host: GitHost,
+    repository: str,
+    *,
+    what: str,
+    image_tag: str,
+    environments: tuple[str, ...],
+    notes: tuple[str, ...] = (),
+    reviewers: Sequence[str] = (),
+    team_reviewers: Sequence[str] = (),
+) -> Outcome:
+    """Publish the plan's commit and PR, then merge as the plan says. ``what`` completes
+    "PR #N opened to ..." in the outcome's reason."""
     pr, head_oid, created = _publish(plan, state, host, repository)
-    envs = tuple(bump.name for bump in plan.environments)
-    short, where = plan.candidate[:7], ", ".join(envs)
     verb: Result = "opened" if created else "updated"
     outcome = Outcome(
         result=verb,
-        reason=f"PR #{pr.number} {verb} to deploy {short} to {where}; "
-        "it waits for a person to review and merge it",
-        image_tag=plan.candidate,
-        environments=envs,
+        reason=f"PR #{pr.number} {verb} to {what}; it waits for a person to review and merge it",
+        image_tag=image_tag,
+        environments=environments,
         pr_number=pr.number,
         pr_url=pr.url,
         diff=plan.diff,
-        details=plan.notes,
+        details=notes,
     )
 
-    # Labels go on a new PR only. With auto-merge they ride along in the same mutation when
-    # the repository has them all; otherwise one REST call creates and attaches them by name.
+    # Labels and reviewers go on a new PR only. With auto-merge, labels ride along in the same
+    # mutation when the repository has them all; otherwise one REST call creates and attaches
+    # them by name.
     ids, all_known = label_ids(state.labels, plan.labels)
     ride_along = created and plan.merge == "auto" and all_known
     if created and plan.labels and not ride_along:
         host.add_labels(repository, pr.number, plan.labels)
+    if created and (reviewers or team_reviewers):
+        host.request_reviewers(repository, pr.number, reviewers, team_reviewers)
 
     if plan.merge == "none":
         return outcome
@@ -46,22 +91,17 @@ def apply_bump(plan: BumpPlan, state: GitopsState, host: GitHost, repository: st
             return replace(
                 outcome,
                 result="auto-merge-enabled",
-                reason=f"PR #{pr.number} {verb} to deploy {short} to {where}; GitHub merges it "
-                "when its required checks pass",
+                reason=f"PR #{pr.number} {verb} to {what}; GitHub merges it when its required "
+                "checks pass",
             )
     host.merge(pr, head_oid)
-    return replace(
-        outcome,
-        result="merged",
-        reason=f"{where} now {'runs' if len(envs) == 1 else 'run'} {short} "
-        f"(PR #{pr.number}, squash-merged)",
-    )
+    return replace(outcome, result="merged", reason=f"PR #{pr.number} squash-merged to {what}")
 
 
 def _publish(
-    plan: BumpPlan, state: GitopsState, host: GitHost, repository: str
+    plan: PullRequestPlan, state: GitopsState, host: GitHost, repository: str
 ) -> tuple[PullRequest, str, bool]:
-    if not plan.needs_commit:
+    if not plan.changes:
         if plan.existing_pr is None:
             raise ValueError("a plan without changes must name the open PR it completes")
         return plan.existing_pr, plan.existing_pr.head_oid, False

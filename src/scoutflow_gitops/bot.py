@@ -1,15 +1,17 @@
-"""The imperative shell of a bump: read what the next decision needs, decide, write, repeat
-once more on a lost race. Reads stop as soon as a decision is final (see ``bump``)."""
+"""The imperative shell: read what the next decision needs, decide, write, and on a lost race
+read again. Reads stop as soon as a decision is final (see ``bump`` and ``promote``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from scoutflow_gitops import bump
-from scoutflow_gitops.apply import apply_bump
-from scoutflow_gitops.config import PipelineConfig, load_config
+from scoutflow_gitops import bump, commands, gates, messages, promote
+from scoutflow_gitops.apply import apply_plan
+from scoutflow_gitops.commands import Command
+from scoutflow_gitops.config import PERMISSION_RANK, Gate, PipelineConfig, load_config
 from scoutflow_gitops.errors import UserError
-from scoutflow_gitops.events import WorkflowRunEvent
+from scoutflow_gitops.events import CommentEvent, DispatchEvent, WorkflowRunEvent
 from scoutflow_gitops.model import (
     Comparison,
     GitopsState,
@@ -33,50 +35,68 @@ class Settings:
     max_attempts: int = 3
 
 
+# -- CI: workflow_run --------------------------------------------------------------------------
+
+
 def handle_workflow_run(event: WorkflowRunEvent, host: GitHost, settings: Settings) -> Outcome:
     early = bump.prescreen(event)
     if early is not None:
         return early
+    return bump_to(event.head_sha, host, settings, lambda config: bump.screen(event, config))
+
+
+def bump_to(
+    candidate: str,
+    host: GitHost,
+    settings: Settings,
+    screen: Callable[[PipelineConfig], Outcome | None] = lambda _config: None,
+) -> Outcome:
+    """Move the environments that follow CI to ``candidate`` when every rule allows it."""
     passed: tuple[WorkflowRun, ...] | None = None
     for _attempt in range(settings.max_attempts):
         state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
         config = _config(state, settings)
-        screened = bump.screen(event, config)
+        screened = screen(config)
         if screened is not None:
             return screened
         if passed is None:
-            runs = host.list_workflow_runs(config.source.repository, event.head_sha)
-            verdict, passed = bump.assess_runs(config, event.head_sha, runs)
+            runs = host.list_workflow_runs(config.source.repository, candidate)
+            verdict, passed = bump.assess_runs(config, candidate, runs)
             if verdict is not None:
                 return verdict
-        decision = _decide(event, config, state, host, settings, passed)
+        decision = _decide_bump(candidate, config, state, host, settings, passed)
         if isinstance(decision, Outcome):
             return decision
+        envs = tuple(change.name for change in decision.environments)
         if settings.dry_run:
-            return _dry_run(decision)
+            return _dry_run(
+                decision.existing_pr is None,
+                decision.branch,
+                decision.diff,
+                f"deploy {candidate[:7]} to {', '.join(envs)}",
+                candidate,
+                envs,
+                decision.notes,
+                decision.merge,
+            )
         try:
-            return apply_bump(decision, state, host, settings.gitops_repository)
+            return apply_plan(
+                decision,
+                state,
+                host,
+                settings.gitops_repository,
+                what=f"deploy {candidate[:7]} to {', '.join(envs)}",
+                image_tag=candidate,
+                environments=envs,
+                notes=decision.notes,
+            )
         except ConflictError:
             continue  # the branch, its PR or the default branch moved: read again
-    raise UserError(
-        f"gave up after {settings.max_attempts} attempts: the bump branch kept moving under "
-        "concurrent runs",
-        "re-run the job; the next run starts from what GitHub has now",
-    )
+    raise _gave_up(settings)
 
 
-def _config(state: GitopsState, settings: Settings) -> PipelineConfig:
-    if state.config_text is None:
-        raise UserError(
-            f"{settings.config_path} does not exist on {settings.gitops_repository}'s "
-            f"{state.default_branch}",
-            "commit the pipeline config, or point config_path at it",
-        )
-    return load_config(state.config_text, settings.config_path)
-
-
-def _decide(
-    event: WorkflowRunEvent,
+def _decide_bump(
+    candidate: str,
     config: PipelineConfig,
     state: GitopsState,
     host: GitHost,
@@ -91,22 +111,22 @@ def _decide(
         revision=state.head_oid,
         branch_revision=pr_branch_oid,
         source_repository=config.source.repository,
-        commit=event.head_sha,
+        commit=candidate,
         history_depth=HISTORY_DEPTH,
     )
     if inputs.candidate is None:
         return Outcome(
             result="refused",
-            reason=f"{event.head_sha[:7]} is not a commit of {config.source.repository}",
-            image_tag=event.head_sha,
+            reason=f"{candidate[:7]} is not a commit of {config.source.repository}",
+            image_tag=candidate,
         )
     tags = bump.tags_to_relate(config, state, inputs.files, inputs.branch_files)
     relations: dict[str, Relation | None] = {}
     comparisons: dict[str, Comparison] = {}
     for tag in tags:
-        relation = bump.relate_by_ancestry(event.head_sha, tag, inputs.ancestors)
+        relation = bump.relate_by_ancestry(candidate, tag, inputs.ancestors)
         if relation is None:
-            comparison = host.compare(config.source.repository, tag, event.head_sha)
+            comparison = host.compare(config.source.repository, tag, candidate)
             comparisons[tag] = comparison
             relation = comparison.status
         relations[tag] = relation
@@ -121,7 +141,7 @@ def _decide(
     )
     return bump.plan_bump(
         config=config,
-        event=event,
+        candidate=candidate,
         state=state,
         files=inputs.files,
         branch_files=inputs.branch_files,
@@ -133,20 +153,277 @@ def _decide(
     )
 
 
-def _dry_run(plan: bump.BumpPlan) -> Outcome:
-    envs = tuple(change.name for change in plan.environments)
-    result: Result = "opened" if plan.existing_pr is None else "updated"
-    action = (
-        f"open a PR on {plan.branch}"
-        if plan.existing_pr is None
-        else f"update PR #{plan.existing_pr.number}"
+# -- people: issue_comment and workflow_dispatch -------------------------------------------------
+
+
+def handle_comment(event: CommentEvent, host: GitHost, settings: Settings) -> Outcome:
+    """A comment in the GitOps repository: act on a command in its first line, if any."""
+    early = prescreen_comment(event, settings.gitops_repository)
+    if early is not None:
+        return early
+    state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
+    config = _config(state, settings)
+    talk = _Conversation(host, settings, event)
+    talk.react("eyes")
+    try:
+        command = commands.parse_comment(event.body, config)
+    except UserError as exc:
+        return talk.refuse(messages.error_reply(exc.message, exc.hint), f"{exc}")
+    if command is None:
+        return _skipped("the comment holds no command")
+    request = promote.Request(event.sender, event.comment_url, "comment")
+    outcome = run_command(command, request, host, settings, state, config)
+    if outcome.result == "refused":
+        return talk.refuse(
+            outcome.details[0] if outcome.details else outcome.reason, outcome.reason
+        )
+    if command.kind == "help":
+        talk.reply(outcome.details[0])
+        return outcome
+    if not settings.dry_run:
+        talk.react("rocket")
+        gated = config.environment(command.environment or "")
+        app = f"scoutflow-{gated.name}" if gated and gated.gate else None
+        talk.reply(messages.done_reply(outcome, command.text(), app))
+    return outcome
+
+
+def prescreen_comment(event: CommentEvent, gitops_repository: str) -> Outcome | None:
+    """Comments that are not for the bot, decided from the payload alone (no request)."""
+    if event.action != "created":
+        return _skipped(f"the comment was {event.action}; only new comments act")
+    if event.author_is_bot:
+        return _skipped(f"@{event.author} is a bot; bots never give commands")
+    if len(event.body) > commands.MAX_COMMENT_CHARS:
+        return _skipped("the comment is too long to be a command")
+    first_word = (event.body.lstrip("\ufeff").split(None, 1) or [""])[0].lower()
+    if first_word not in commands.COMMAND_WORDS:
+        return _skipped("the comment holds no command")
+    if event.repository.lower() != gitops_repository.lower():
+        return _skipped(f"the comment is in {event.repository}, not the GitOps repository")
+    return None
+
+
+def handle_dispatch(event: DispatchEvent, host: GitHost, settings: Settings) -> Outcome:
+    """A manual run: the same commands and gates, answered in the job's summary."""
+    state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
+    config = _config(state, settings)
+    if event.ref != f"refs/heads/{state.default_branch}":
+        raise UserError(
+            f"manual runs act only from {state.default_branch}, not {event.ref}",
+            f"start the workflow from the {state.default_branch} branch",
+        )
+    command = commands.parse_dispatch(event.inputs, config)
+    request = promote.Request(
+        event.actor,
+        f"{settings.server_url}/{settings.gitops_repository}/actions",
+        "manual workflow run",
     )
+    return run_command(command, request, host, settings, state, config)
+
+
+def run_command(
+    command: Command,
+    request: promote.Request,
+    host: GitHost,
+    settings: Settings,
+    state: GitopsState,
+    config: PipelineConfig,
+) -> Outcome:
+    if command.kind == "help":
+        gated = [
+            (env.name, env.gate.promoted_from, env.gate.soak_minutes)
+            for env in config.environments
+            if env.gate
+        ]
+        text = messages.help_reply(
+            _required_permission(config).permission,
+            gated,
+            [env.name for env in config.environments],
+        )
+        return Outcome(result="noop", reason="replied with the list of commands", details=(text,))
+
+    role = host.read_permission(settings.gitops_repository, request.user)
+    refusal = gates.permission_gate(request.user, role, _required_permission(config))
+    if refusal is not None:
+        return _refused(command, refusal)
+    if command.kind == "bump":
+        assert command.sha is not None, "the dispatch parser always gives bump a SHA"
+        return bump_to(command.sha, host, settings)
+
+    for _attempt in range(settings.max_attempts):
+        outcome = _command_once(command, request, host, settings, state, config)
+        if outcome is not None:
+            return outcome
+        state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
+        config = _config(state, settings)
+    raise _gave_up(settings)
+
+
+def _command_once(
+    command: Command,
+    request: promote.Request,
+    host: GitHost,
+    settings: Settings,
+    state: GitopsState,
+    config: PipelineConfig,
+) -> Outcome | None:
+    """One read-decide-write pass; ``None`` when a write lost a race and it must start over."""
+    env = config.environment(command.environment or "")
+    assert env is not None, "the command parser only names configured environments"
+    target: promote.Target | None = None
+    changelog: Comparison | None = None
+    if command.kind == "release" and env.name not in state.holds:
+        return _refused(
+            command, gates.Refusal("hold", f"{env.name} is not on hold", "nothing to release")
+        )
+    histories = host.read_histories(
+        settings.gitops_repository,
+        state.head_oid,
+        promote.history_paths(command, config),
+        promote.HISTORY_DEPTH,
+    )
+    # A file's newest version on the default branch is the one at its head.
+    files = {path: (versions[0].text if versions else None) for path, versions in histories.items()}
+    if command.kind != "release":
+        found = promote.target(command, config, files, histories)
+        if isinstance(found, gates.Refusal):
+            return _refused(command, found)
+        target = found
+        refusal = promote.evidence_gates(target, state.server_time)
+        if refusal is not None:
+            return _refused(command, refusal)
+        runs = host.list_workflow_runs(config.source.repository, target.candidate)
+        verdict, _passed = bump.assess_runs(config, target.candidate, runs)
+        if verdict is not None:
+            return _refused(
+                command, gates.Refusal("ci", verdict.reason, "wait for CI, or re-run it")
+            )
+        if target.current is not None:
+            # A promotion lists what it brings; a rollback lists what it takes back.
+            base, head = (
+                (target.current, target.candidate)
+                if command.kind == "promote"
+                else (target.candidate, target.current)
+            )
+            changelog = host.compare(config.source.repository, base, head)
+        if command.kind == "promote":
+            relation = changelog.status if changelog else None
+            refusal = gates.ahead_gate(target.candidate, target.current, relation, env.name)
+            if refusal is not None:
+                return _refused(command, refusal)
+
+    plan = promote.plan_command(
+        command=command,
+        config=config,
+        state=state,
+        files=files,
+        target_=target,
+        changelog=changelog,
+        request=request,
+        server_url=settings.server_url,
+    )
+    what = plan.title[0].lower() + plan.title[1:]
+    tag = plan.candidate or ""
+    if settings.dry_run:
+        return _dry_run(
+            plan.existing_pr is None, plan.branch, plan.diff, what, tag, (env.name,), (), plan.merge
+        )
+    try:
+        return apply_plan(
+            plan,
+            state,
+            host,
+            settings.gitops_repository,
+            what=what,
+            image_tag=tag,
+            environments=(env.name,),
+            reviewers=plan.reviewers,
+            team_reviewers=plan.team_reviewers,
+        )
+    except ConflictError:
+        return None
+
+
+class _Conversation:
+    """Reactions and replies on the comment that asked; each said once."""
+
+    def __init__(self, host: GitHost, settings: Settings, event: CommentEvent) -> None:
+        self._host = host
+        self._settings = settings
+        self._event = event
+
+    def react(self, content: str) -> None:
+        if not self._settings.dry_run:
+            self._host.react(self._settings.gitops_repository, self._event.comment_id, content)
+
+    def reply(self, body: str) -> None:
+        if not self._settings.dry_run:
+            self._host.reply(self._settings.gitops_repository, self._event.issue_number, body)
+
+    def refuse(self, body: str, reason: str) -> Outcome:
+        self.reply(body)
+        self.react("confused")
+        return Outcome(result="refused", reason=reason)
+
+
+def _required_permission(config: PipelineConfig) -> Gate:
+    """Who may give commands: the strictest permission any gate asks for."""
+    gated = [env.gate for env in config.environments if env.gate is not None]
+    if not gated:
+        raise UserError("the pipeline config has no gated environment, so nobody may give commands")
+    return max(gated, key=lambda gate: PERMISSION_RANK[gate.permission])
+
+
+def _refused(command: Command, refusal: gates.Refusal) -> Outcome:
+    text = command.text()
+    return Outcome(
+        result="refused",
+        reason=f"{text} refused by the {refusal.gate} gate: {refusal.reason}",
+        environments=(command.environment,) if command.environment else (),
+        details=(messages.refusal_reply(text, refusal.gate, refusal.reason, refusal.fix),),
+    )
+
+
+def _skipped(reason: str) -> Outcome:
+    return Outcome(result="skipped", reason=reason)
+
+
+def _config(state: GitopsState, settings: Settings) -> PipelineConfig:
+    if state.config_text is None:
+        raise UserError(
+            f"{settings.config_path} does not exist on {settings.gitops_repository}'s "
+            f"{state.default_branch}",
+            "commit the pipeline config, or point config_path at it",
+        )
+    return load_config(state.config_text, settings.config_path)
+
+
+def _gave_up(settings: Settings) -> UserError:
+    return UserError(
+        f"gave up after {settings.max_attempts} attempts: a branch kept moving under "
+        "concurrent runs",
+        "re-run the job; the next run starts from what GitHub has now",
+    )
+
+
+def _dry_run(
+    new: bool,
+    branch: str,
+    diff: str,
+    what: str,
+    image_tag: str,
+    envs: tuple[str, ...],
+    notes: tuple[str, ...],
+    merge: str,
+) -> Outcome:
+    result: Result = "opened" if new else "updated"
+    action = f"open a PR on {branch}" if new else f"update the PR on {branch}"
     return Outcome(
         result=result,
-        reason=f"dry run: would {action} deploying {plan.candidate[:7]} to {', '.join(envs)} "
-        f"(merge: {plan.merge}); nothing was written",
-        image_tag=plan.candidate,
+        reason=f"dry run: would {action} to {what} (merge: {merge}); nothing was written",
+        image_tag=image_tag,
         environments=envs,
-        diff=plan.diff,
-        details=plan.notes,
+        diff=diff,
+        details=notes,
     )

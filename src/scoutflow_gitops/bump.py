@@ -201,7 +201,7 @@ def relate_by_ancestry(candidate: str, tag: str, ancestors: Sequence[Commit]) ->
 def plan_bump(
     *,
     config: PipelineConfig,
-    event: WorkflowRunEvent,
+    candidate: str,
     state: GitopsState,
     files: Mapping[str, bytes | None],
     branch_files: Mapping[str, bytes | None],
@@ -211,7 +211,6 @@ def plan_bump(
     passed_runs: Sequence[WorkflowRun],
     server_url: str,
 ) -> BumpPlan | Outcome:
-    candidate = event.head_sha
     short = candidate[:7]
     bumps: list[EnvBump] = []
     changes: list[FileChange] = []
@@ -288,14 +287,7 @@ def plan_bump(
 
     bumped_envs = [config.environment(bump.name) for bump in bumps]
     merge = max((env.merge for env in bumped_envs if env), key=lambda mode: MERGE_CAUTION[mode])
-    diff = "".join(
-        yamledit.unified_diff(
-            change.path,
-            (files.get(change.path) or b"").decode("utf-8"),
-            change.contents.decode("utf-8"),
-        )
-        for change in changes
-    )
+    diff = yamledit.changes_diff(files, [(change.path, change.contents) for change in changes])
     env_names = tuple(bump.name for bump in bumps)
     if pr is not None and all(
         branch_files.get(change.path) == change.contents for change in changes

@@ -53,7 +53,8 @@ def parse_comment(body: str, config: PipelineConfig) -> Command | None:
         if not _ARGUMENT_RE.match(arg):
             raise UserError(
                 f"`{word}` does not understand {_quote(arg)}",
-                f"write it on a line of its own: {usage(config)}",
+                "arguments are an environment name and a full SHA, nothing else; "
+                f"usage: {usage(config)}",
             )
     if word == "/promote":
         return _promote(args, config)

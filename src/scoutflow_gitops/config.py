@@ -54,7 +54,6 @@ class Gate:
     promoted_from: str
     soak_minutes: int
     permission: Permission
-    teams: tuple[str, ...]
     reviewers: tuple[str, ...]
     team_reviewers: tuple[str, ...]
     labels: tuple[str, ...]
@@ -230,7 +229,6 @@ def _environment(item: Mapping[str, Any]) -> Environment:
             promoted_from=str(gate["promoted_from"]),
             soak_minutes=int(gate.get("soak_minutes", 30)),
             permission=gate.get("permission", "maintain"),
-            teams=tuple(str(t) for t in gate.get("teams", ())),
             reviewers=tuple(str(r) for r in gate.get("reviewers", ())),
             team_reviewers=tuple(str(t) for t in gate.get("team_reviewers", ())),
             labels=tuple(str(label) for label in gate.get("labels", ())),

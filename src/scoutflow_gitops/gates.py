@@ -73,16 +73,6 @@ def permission_gate(user: str, role: str | None, gate: Gate) -> Refusal | None:
     return None
 
 
-def team_gate(user: str, member_of: Sequence[str], gate: Gate) -> Refusal | None:
-    if not gate.teams or set(member_of) & set(gate.teams):
-        return None
-    return Refusal(
-        "team",
-        f"@{user} is in none of the teams allowed to promote ({', '.join(gate.teams)})",
-        "ask a member of one of those teams",
-    )
-
-
 def differs_gate(candidate: str, current: str | None, env: str) -> Refusal | None:
     if candidate == current:
         return Refusal("differs", f"{env} already runs {candidate[:7]}", "nothing to do")

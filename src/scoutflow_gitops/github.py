@@ -10,7 +10,10 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import quote
 
 from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
 
@@ -21,6 +24,7 @@ from scoutflow_gitops.model import (
     Commit,
     Comparison,
     FilesAndHistory,
+    FileVersion,
     GitopsState,
     PullRequest,
     WorkflowRun,
@@ -180,7 +184,7 @@ class GitHubHost:
 
     def read_gitops_state(self, repository: str, config_path: str) -> GitopsState:
         owner, name = split_repository(repository)
-        data = self._graphql(
+        data, headers = self._graphql_with_headers(
             STATE_QUERY,
             {
                 "owner": owner,
@@ -222,6 +226,7 @@ class GitHubHost:
                 if entry["name"].endswith(".yml")
             ),
             labels={label["name"]: label["id"] for label in repo["labels"]["nodes"]},
+            server_time=_server_time(headers),
         )
 
     def list_workflow_runs(self, repository: str, head_sha: str) -> tuple[WorkflowRun, ...]:
@@ -352,7 +357,78 @@ class GitHubHost:
             url=data["html_url"],
         )
 
+    def read_permission(self, repository: str, user: str) -> str | None:
+        """The user's role on the repository (``role_name``); ``None`` when it cannot be read.
+
+        ``author_association`` in a payload is never trusted for this: it says how someone is
+        related to the repository, not what they may do in it.
+        """
+        try:
+            _, data = self._client.requester.requestJsonAndCheck(
+                "GET", f"/repos/{repository}/collaborators/{quote(user, safe='')}/permission"
+            )
+        except GithubException:
+            return None
+        role = data.get("role_name") if isinstance(data, dict) else None
+        return role if isinstance(role, str) else None
+
+    def read_histories(
+        self, repository: str, revision: str, paths: Sequence[str], depth: int
+    ) -> Mapping[str, tuple[FileVersion, ...]]:
+        owner, name = split_repository(repository)
+        variables: dict[str, Any] = {"owner": owner, "name": name, "rev": revision, "depth": depth}
+        fields = []
+        for index, path in enumerate(paths):
+            variables[f"p{index}"] = path
+            fields.append(
+                f"h{index}: history(first: $depth, path: $p{index}) {{ nodes {{ oid committedDate "
+                f"file(path: $p{index}) {{ object {{ ... on Blob {{ text }} }} }} "
+                "associatedPullRequests(first: 1) { nodes { number url } } } }"
+            )
+        declared = "".join(f", $p{index}: String!" for index in range(len(paths)))
+        query = (
+            f"query Histories($owner: String!, $name: String!, $rev: GitObjectID!, $depth: Int!"
+            f"{declared}) {{\n  repository(owner: $owner, name: $name) {{\n"
+            "    object(oid: $rev) { ... on Commit {\n      "
+            + "\n      ".join(fields)
+            + "\n    } }\n  }\n}\n"
+        )
+        data = self._graphql(query, variables)
+        commit = ((data.get("repository") or {}).get("object")) or {}
+        result: dict[str, tuple[FileVersion, ...]] = {}
+        for index, path in enumerate(paths):
+            nodes = (commit.get(f"h{index}") or {}).get("nodes") or []
+            result[path] = tuple(_file_version(node) for node in nodes)
+        return result
+
     # -- writes ------------------------------------------------------------------------------
+
+    def react(self, repository: str, comment_id: int, content: str) -> None:
+        self._rest(
+            "POST",
+            f"/repos/{repository}/issues/comments/{comment_id}/reactions",
+            {"content": content},
+            f"reacting to comment {comment_id}",
+        )
+
+    def reply(self, repository: str, issue_number: int, body: str) -> str:
+        data = self._rest(
+            "POST",
+            f"/repos/{repository}/issues/{issue_number}/comments",
+            {"body": body},
+            f"replying on #{issue_number}",
+        )
+        return str(data.get("html_url", ""))
+
+    def request_reviewers(
+        self, repository: str, number: int, users: Sequence[str], teams: Sequence[str]
+    ) -> None:
+        self._rest(
+            "POST",
+            f"/repos/{repository}/pulls/{number}/requested_reviewers",
+            {"reviewers": list(users), "team_reviewers": list(teams)},
+            f"requesting reviewers on #{number}",
+        )
 
     def publish(self, request: PublishRequest) -> Published:
         ref = f"refs/heads/{request.branch}"
@@ -383,7 +459,13 @@ class GitHubHost:
                             "contents": base64.b64encode(change.contents).decode("ascii"),
                         }
                         for change in request.changes
-                    ]
+                        if change.contents is not None
+                    ],
+                    "deletions": [
+                        {"path": change.path}
+                        for change in request.changes
+                        if change.contents is None
+                    ],
                 },
             },
         }
@@ -455,35 +537,75 @@ class GitHubHost:
         raise NotMergeableError(message or "the pull request was not merged")
 
     def add_labels(self, repository: str, number: int, labels: Sequence[str]) -> None:
-        try:
-            self._client.requester.requestJsonAndCheck(
-                "POST",
-                f"/repos/{repository}/issues/{number}/labels",
-                input={"labels": list(labels)},
-            )
-        except GithubException as exc:
-            raise _api_error(f"labelling #{number} in {repository}", exc) from None
+        self._rest(
+            "POST",
+            f"/repos/{repository}/issues/{number}/labels",
+            {"labels": list(labels)},
+            f"labelling #{number} in {repository}",
+        )
 
     # -- plumbing ----------------------------------------------------------------------------
 
+    def _rest(self, verb: str, url: str, body: Mapping[str, Any], doing: str) -> dict[str, Any]:
+        try:
+            _, data = self._client.requester.requestJsonAndCheck(verb, url, input=dict(body))
+        except GithubException as exc:
+            raise _api_error(doing, exc) from None
+        return data if isinstance(data, dict) else {}
+
     def _graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
-        data, errors = self._graphql_partial(query, variables)
+        return self._graphql_with_headers(query, variables)[0]
+
+    def _graphql_with_headers(
+        self, query: str, variables: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], Mapping[str, str]]:
+        data, errors, headers = self._graphql_call(query, variables)
         if errors:
             raise UserError(f"GitHub GraphQL error: {'; '.join(errors)}")
-        return data
+        return data, headers
 
     def _graphql_partial(
         self, query: str, variables: Mapping[str, Any]
     ) -> tuple[dict[str, Any], list[str]]:
         """GraphQL data and error messages; mutations in one document fail one by one."""
+        data, errors, _ = self._graphql_call(query, variables)
+        return data, errors
+
+    def _graphql_call(
+        self, query: str, variables: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], list[str], Mapping[str, str]]:
+        headers: Mapping[str, str] = {}
         try:
-            _, body = self._client.requester.graphql_query(query, dict(variables))
+            headers, body = self._client.requester.graphql_query(query, dict(variables))
         except GithubException as exc:
             body = exc.data if isinstance(exc.data, dict) else {}
             if "errors" not in body:
                 raise _api_error("calling GitHub's GraphQL API", exc) from None
         errors = [str(error.get("message", error)) for error in body.get("errors") or []]
-        return body.get("data") or {}, errors
+        return body.get("data") or {}, errors, headers
+
+
+def _server_time(headers: Mapping[str, str]) -> datetime:
+    value = next((v for k, v in headers.items() if k.lower() == "date"), None)
+    if value is None:
+        raise UserError("GitHub's answer had no Date header, so soak times cannot be measured")
+    try:
+        return parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        raise UserError(f"GitHub's Date header {value[:40]!r} is not a date") from None
+
+
+def _file_version(node: Mapping[str, Any]) -> FileVersion:
+    blob = (node.get("file") or {}).get("object") or {}
+    text = blob.get("text")
+    prs = (node.get("associatedPullRequests") or {}).get("nodes") or []
+    return FileVersion(
+        commit=node["oid"],
+        committed_at=datetime.fromisoformat(node["committedDate"].replace("Z", "+00:00")),
+        text=None if text is None else text.encode("utf-8"),
+        pr_number=int(prs[0]["number"]) if prs else None,
+        pr_url=prs[0]["url"] if prs else None,
+    )
 
 
 def _first_pr(nodes: Sequence[Mapping[str, Any]]) -> PullRequest | None:

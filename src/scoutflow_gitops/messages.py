@@ -11,7 +11,9 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from scoutflow_gitops.gates import TagPeriod
 from scoutflow_gitops.model import Commit, Comparison, Outcome, WorkflowRun
 
 PLAN_MARKER = "scoutflow-gitops:plan"
@@ -184,3 +186,182 @@ def outcome_line(outcome: Outcome) -> str:
     """One line for the log: the result and its reason."""
     where = f" ({outcome.pr_url})" if outcome.pr_url else ""
     return f"{outcome.result}: {outcome.reason}{where}"
+
+
+# -- commands: promotions, rollbacks, holds ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    kind: str
+    env: str
+    command_text: str
+    request_user: str
+    request_url: str
+    request_via: str
+    current: str | None
+    candidate: str | None
+    source_env: str | None
+    source_period: TagPeriod | None
+    now: datetime
+    changelog: Comparison | None
+    changelog_limit: int
+    source_repository: str
+    server_url: str
+    diff: str
+    holds: bool
+    application: str | None
+
+
+def command_title(context: CommandContext) -> str:
+    short = (context.candidate or "")[:7]
+    if context.kind == "promote":
+        return f"Promote {short} to {context.env}"
+    if context.kind == "rollback":
+        return f"Roll back {context.env} to {short}"
+    return f"Release the hold on {context.env}"
+
+
+def command_commit_body(context: CommandContext) -> str:
+    lines = [
+        f"Requested by @{context.request_user} with `{context.command_text}` "
+        f"({context.request_url})."
+    ]
+    if context.candidate:
+        lines.append(f"{context.env}: {context.current or '(none)'} -> {context.candidate}")
+    if context.holds:
+        lines.append(
+            f"Puts {context.env} on hold: CI bumps leave it alone until `/release {context.env}`."
+        )
+    if context.kind == "release":
+        lines.append(
+            f"Lifts the hold on {context.env}: it follows CI again from the next green commit."
+        )
+    return "\n".join(lines)
+
+
+def command_body(context: CommandContext) -> str:
+    repo_url = f"{context.server_url}/{context.source_repository}"
+    parts = [
+        f"@{context.request_user} asked for this with "
+        f"[`{context.command_text}`]({context.request_url}) ({context.request_via}).",
+        "",
+    ]
+    if context.candidate:
+        current = context.current or "(none)"
+        parts += [
+            "| environment | from | to |",
+            "| --- | --- | --- |",
+            f"| {context.env} | [`{current[:7]}`]({repo_url}/commit/{current}) | "
+            f"[`{context.candidate[:7]}`]({repo_url}/commit/{context.candidate}) |",
+            "",
+        ]
+    if context.source_env and context.candidate:
+        parts += ["### Evidence from " + context.source_env, ""]
+        period = context.source_period
+        if period is None:
+            parts.append(
+                f"- {context.candidate[:7]} was not found in {context.source_env}'s history."
+            )
+        else:
+            via = f" by [#{period.pr_number}]({period.pr_url})" if period.pr_number else ""
+            end = period.until or context.now
+            parts.append(f"- reached {context.source_env} {period.since:%Y-%m-%d %H:%M} UTC{via}")
+            parts.append(
+                f"- ran there for {_duration(end - period.since)}"
+                + ("" if period.until else " (still running)")
+            )
+        parts.append("")
+    if context.candidate:
+        title = "Changes" if context.kind == "promote" else "Changes this takes back"
+        parts += [f"### {title}", ""]
+        parts += _changelog(context.changelog, context.changelog_limit)
+        parts.append("")
+    parts += ["### Diff", "", "```diff", context.diff.rstrip("\n"), "```", ""]
+    if context.holds:
+        parts += [
+            f"**Hold:** this also puts {context.env} on hold (`.github/holds/{context.env}.yml`):",
+            f"CI bumps leave it alone until someone comments `/release {context.env}`.",
+            "",
+        ]
+    if context.kind == "release":
+        parts += [f"{context.env} follows CI again once this is merged.", ""]
+    if context.kind == "promote" and context.current:
+        parts += [
+            f"**Rollback:** comment `/rollback {context.env} {context.current}` to return to "
+            f"`{context.current[:7]}`.",
+            "",
+        ]
+    if context.application:
+        parts += [
+            f"**{context.env} syncs by hand:** after merging, review the diff in Argo CD and run",
+            f"`argocd app sync {context.application}`.",
+            "",
+            "The bot never merges this PR: a reviewer must approve and merge it.",
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def hold_file(env: str, user: str, url: str, tag: str | None) -> bytes:
+    """The marker that keeps the CI bump away from an environment; data only, no code."""
+    lines = [
+        f"# {env} is on hold: the CI bump leaves it alone while this file exists.",
+        f"# Comment `/release {env}` to lift the hold (a PR that deletes this file).",
+        f"environment: {env}",
+        f"held_by: {user}",
+        f'requested: "{url}"',
+    ]
+    if tag is not None:
+        lines.append(f'image_tag: "{tag}"')
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def refusal_reply(command_text: str, gate: str, reason: str, fix: str) -> str:
+    return (
+        f"`{command_text}` was refused by the **{gate}** gate: {reason}.\n\n"
+        f"To go ahead: {fix}.\n\nNothing was changed."
+    )
+
+
+def error_reply(message: str, hint: str) -> str:
+    text = f"I could not act on that command: {message}."
+    return text + (f"\n\n{hint[:1].upper()}{hint[1:]}." if hint else "")
+
+
+def done_reply(outcome: Outcome, command_text: str, application: str | None) -> str:
+    lines = [f"`{command_text}`: {outcome.reason}.", "", f"Pull request: {outcome.pr_url}"]
+    if application:
+        lines += ["", f"Once it is merged, sync it by hand: `argocd app sync {application}`."]
+    return "\n".join(lines)
+
+
+def help_reply(permission: str, gated: Sequence[tuple[str, str, int]], envs: Sequence[str]) -> str:
+    lines = [
+        "ScoutFlow GitOps commands (first line of a comment, one command per comment):",
+        "",
+    ]
+    for env, source, minutes in gated:
+        lines.append(
+            f"- `/promote {env} [sha]`: open a PR that moves {env} to what {source} runs now "
+            f"(or to a SHA {source} ran), after at least {minutes} minutes in {source}, "
+            "with CI green."
+        )
+    lines += [
+        "- `/rollback <env> [sha]`: back to the previous image (or a SHA it ran before); "
+        "an environment that follows CI is also put on hold.",
+        "- `/release <env>`: lift the hold, so the environment follows CI again.",
+        "- `/promote help`: this message.",
+        "",
+        f"Environments: {', '.join(envs)}. Who may use them: anyone with the **{permission}** "
+        "role or higher on this repository.",
+    ]
+    return "\n".join(lines)
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    return f"{minutes} min"

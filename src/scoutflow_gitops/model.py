@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 Relation = Literal["ahead", "behind", "identical", "diverged"]
@@ -89,6 +90,8 @@ class GitopsState:
     branches: tuple[BotBranch, ...]
     holds: frozenset[str]
     labels: Mapping[str, str]
+    # GitHub's clock (the Date header), so soak times never depend on the runner's clock.
+    server_time: datetime
 
     def branch(self, name: str) -> BotBranch | None:
         return next((branch for branch in self.branches if branch.name == name), None)
@@ -106,8 +109,21 @@ class FilesAndHistory:
 
 @dataclass(frozen=True)
 class FileChange:
+    """A file's new bytes, or ``None`` to delete it."""
+
     path: str
-    contents: bytes
+    contents: bytes | None
+
+
+@dataclass(frozen=True)
+class FileVersion:
+    """A file as one commit of the default branch left it (newest first in a history)."""
+
+    commit: str
+    committed_at: datetime
+    text: bytes | None
+    pr_number: int | None
+    pr_url: str | None
 
 
 @dataclass(frozen=True)

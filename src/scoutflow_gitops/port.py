@@ -14,6 +14,7 @@ from scoutflow_gitops.model import (
     Comparison,
     FileChange,
     FilesAndHistory,
+    FileVersion,
     GitopsState,
     PullRequest,
     WorkflowRun,
@@ -94,6 +95,26 @@ class GitHost(Protocol):
     def add_labels(self, repository: str, number: int, labels: Sequence[str]) -> None:
         """Attach labels by name, creating those the repository lacks."""
         ...
+
+    def read_permission(self, repository: str, user: str) -> str | None:
+        """The user's role (admin, maintain, write, triage, read, none); None if unreadable."""
+        ...
+
+    def read_histories(
+        self, repository: str, revision: str, paths: Sequence[str], depth: int
+    ) -> Mapping[str, tuple[FileVersion, ...]]:
+        """Each path's versions on the history of ``revision``, newest first."""
+        ...
+
+    def react(self, repository: str, comment_id: int, content: str) -> None: ...
+
+    def reply(self, repository: str, issue_number: int, body: str) -> str:
+        """Comment on an issue or PR; the new comment's URL."""
+        ...
+
+    def request_reviewers(
+        self, repository: str, number: int, users: Sequence[str], teams: Sequence[str]
+    ) -> None: ...
 
 
 def label_ids(known: Mapping[str, str], wanted: Sequence[str]) -> tuple[tuple[str, ...], bool]:

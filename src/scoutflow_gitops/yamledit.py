@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -179,6 +180,20 @@ def unified_diff(path: str, old_text: str, new_text: str) -> str:
         _diff_lines(old_text), _diff_lines(new_text), fromfile=f"a/{name}", tofile=f"b/{name}"
     )
     return "".join(lines)
+
+
+def changes_diff(
+    before: Mapping[str, bytes | None], after: Sequence[tuple[str, bytes | None]]
+) -> str:
+    """The patch of several files, from their old bytes to new ones (``None``: absent)."""
+    return "".join(
+        unified_diff(
+            path,
+            (before.get(path) or b"").decode("utf-8"),
+            (contents or b"").decode("utf-8"),
+        )
+        for path, contents in after
+    )
 
 
 def _diff_lines(text: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,7 @@ def state(*, holds: frozenset[str] = frozenset(), pr: PullRequest | None = None)
         branches=branches,
         holds=holds,
         labels={},
+        server_time=datetime(2026, 11, 27, 12, 0, tzinfo=UTC),
     )
 
 
@@ -83,7 +85,7 @@ def plan(
 ) -> bump.BumpPlan | Outcome:
     return bump.plan_bump(
         config=config,
-        event=event(),
+        candidate=SHA,
         state=gitops or state(),
         files=files,
         branch_files=branch_files or {},

@@ -414,7 +414,11 @@ class Shapes:
             "title": issue.title,
             "user": self.user(issue.user),
             "body": issue.body,
-            "labels": [self.label(repo, label) for label in issue.labels],
+            # GitHub documents a pull request's inline labels with a non-null description.
+            "labels": [
+                {**self.label(repo, label), "description": label.description or ""}
+                for label in issue.labels
+            ],
             "milestone": None,
             "active_lock_reason": None,
             "created_at": iso(issue.created_at),

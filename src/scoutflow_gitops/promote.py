@@ -1,0 +1,249 @@
+"""Promotions, rollbacks and holds asked for by a person. Pure: data in, a plan or a refusal out.
+
+The shell (``bot.handle_command``) reads in stages and calls these in order:
+``target`` (which SHA, from the file histories) -> gates -> ``plan_command`` (the edits and PR).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from scoutflow_gitops import gates, messages, yamledit
+from scoutflow_gitops.commands import Command
+from scoutflow_gitops.config import (
+    BOT_BRANCH_PREFIX,
+    HOLDS_DIR,
+    Environment,
+    MergeMode,
+    PipelineConfig,
+)
+from scoutflow_gitops.errors import UserError
+from scoutflow_gitops.events import SHA_RE
+from scoutflow_gitops.model import Comparison, FileChange, FileVersion, GitopsState, PullRequest
+
+# How many changes of a values file the histories reach back; older tags cannot be targeted.
+HISTORY_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a promotion or rollback would move an environment to, and the evidence for it."""
+
+    env: Environment
+    current: str | None
+    candidate: str
+    source_periods: tuple[gates.TagPeriod, ...]
+
+
+@dataclass(frozen=True)
+class CommandPlan:
+    command: Command
+    env: str
+    candidate: str | None
+    branch: str
+    branch_oid: str | None
+    base_oid: str
+    existing_pr: PullRequest | None
+    changes: tuple[FileChange, ...]
+    diff: str
+    title: str
+    body: str
+    commit_headline: str
+    commit_body: str
+    merge: MergeMode
+    labels: tuple[str, ...]
+    reviewers: tuple[str, ...]
+    team_reviewers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asked, and where to answer."""
+
+    user: str
+    url: str
+    via: str
+
+
+def history_paths(command: Command, config: PipelineConfig) -> tuple[str, ...]:
+    """The files whose histories the command's target, gates and diff need."""
+    env = _env(config, command.environment)
+    if command.kind == "release":
+        return (f"{HOLDS_DIR}/{env.name}.yml",)
+    paths = [env.values_file]
+    if env.gate is not None:
+        source = _env(config, env.gate.promoted_from)
+        paths.append(source.values_file)
+    return tuple(paths)
+
+
+def tags_of(env: Environment, versions: Sequence[FileVersion]) -> tuple[gates.TagPeriod, ...]:
+    """An environment's tag periods, newest first, from its values file's history."""
+    return gates.timeline(
+        [(v.commit, v.committed_at, _tag(env, v.text), v.pr_number, v.pr_url) for v in versions]
+    )
+
+
+def target(
+    command: Command,
+    config: PipelineConfig,
+    files: Mapping[str, bytes | None],
+    histories: Mapping[str, Sequence[FileVersion]],
+) -> Target | gates.Refusal:
+    env = _env(config, command.environment)
+    current = _tag(env, files.get(env.values_file))
+    own = tags_of(env, histories.get(env.values_file, ()))
+    source_periods: tuple[gates.TagPeriod, ...] = ()
+    if env.gate is not None:
+        source = _env(config, env.gate.promoted_from)
+        source_periods = tags_of(source, histories.get(source.values_file, ()))
+
+    if command.kind == "promote":
+        assert env.gate is not None, "the command parser only promotes gated environments"
+        candidate = command.sha or (source_periods[0].tag if source_periods else None)
+        if candidate is None:
+            return gates.Refusal(
+                "promoted-from",
+                f"{env.gate.promoted_from} has no image tag to promote",
+                f"wait until {env.gate.promoted_from} runs a commit",
+            )
+    else:
+        earlier = [period.tag for period in own if period.tag != current]
+        if command.sha is None:
+            if not earlier:
+                return gates.Refusal(
+                    "history",
+                    f"{env.name} has run no other image in its last {HISTORY_DEPTH} changes",
+                    f"name the SHA: `/rollback {env.name} <sha>`",
+                )
+            candidate = earlier[0]
+        elif command.sha not in earlier:
+            return gates.Refusal(
+                "history",
+                f"{env.name} has never run {command.sha[:7]} (in its last {HISTORY_DEPTH} changes)",
+                f"roll back only to a tag {env.name} ran before; `/rollback {env.name}` picks the "
+                "previous one",
+            )
+        else:
+            candidate = command.sha
+    refusal = gates.differs_gate(candidate, current, env.name)
+    if refusal is not None:
+        return refusal
+    return Target(env, current, candidate, source_periods)
+
+
+def evidence_gates(target_: Target, now: datetime) -> gates.Refusal | None:
+    """The promoted-from and soak gates, for a gated environment."""
+    gate = target_.env.gate
+    if gate is None:
+        return None
+    return gates.stage_gate(
+        target_.candidate, gate.promoted_from, target_.source_periods
+    ) or gates.soak_gate(
+        target_.candidate, gate.promoted_from, target_.source_periods, now, gate.soak_minutes
+    )
+
+
+def plan_command(
+    *,
+    command: Command,
+    config: PipelineConfig,
+    state: GitopsState,
+    files: Mapping[str, bytes | None],
+    target_: Target | None,
+    changelog: Comparison | None,
+    request: Request,
+    server_url: str,
+) -> CommandPlan:
+    env = _env(config, command.environment)
+    branch = f"{BOT_BRANCH_PREFIX}{command.kind}-{env.name}"
+    hold_path = f"{HOLDS_DIR}/{env.name}.yml"
+    changes: list[FileChange] = []
+    if target_ is not None:
+        data = files.get(env.values_file)
+        if data is None:
+            raise UserError(f"{env.values_file} does not exist on {state.default_branch}")
+        new = yamledit.set_value_bytes(
+            data, env.image_tag_key, target_.candidate, path=env.values_file
+        )
+        changes.append(FileChange(env.values_file, new))
+    if command.kind == "rollback" and env.follows_ci:
+        tag = target_.candidate if target_ else None
+        changes.append(
+            FileChange(hold_path, messages.hold_file(env.name, request.user, request.url, tag))
+        )
+    if command.kind == "release":
+        changes.append(FileChange(hold_path, None))
+    before = {**files, hold_path: files.get(hold_path)}
+    diff = yamledit.changes_diff(before, [(c.path, c.contents) for c in changes])
+
+    source_repo = config.source.repository
+    context = messages.CommandContext(
+        kind=command.kind,
+        env=env.name,
+        command_text=command.text(),
+        request_user=request.user,
+        request_url=request.url,
+        request_via=request.via,
+        current=target_.current if target_ else None,
+        candidate=target_.candidate if target_ else None,
+        source_env=env.gate.promoted_from if env.gate else None,
+        source_period=_period(target_),
+        now=state.server_time,
+        changelog=changelog,
+        changelog_limit=config.changelog_limit,
+        source_repository=source_repo,
+        server_url=server_url,
+        diff=diff,
+        holds=env.follows_ci and command.kind == "rollback",
+        application=f"scoutflow-{env.name}" if env.gate else None,
+    )
+    existing = state.branch(branch)
+    title = messages.command_title(context)
+    # A gated environment is never merged by the bot, whatever its merge setting says.
+    merge: MergeMode = "none" if env.gate is not None else env.merge
+    labels = env.gate.labels if env.gate else config.bump.labels
+    return CommandPlan(
+        command=command,
+        env=env.name,
+        candidate=target_.candidate if target_ else None,
+        branch=branch,
+        branch_oid=existing.oid if existing else None,
+        base_oid=state.head_oid,
+        existing_pr=existing.pull_request if existing else None,
+        changes=tuple(changes),
+        diff=diff,
+        title=title,
+        body=messages.command_body(context),
+        commit_headline=title,
+        commit_body=messages.command_commit_body(context),
+        merge=merge,
+        labels=labels,
+        reviewers=env.gate.reviewers if env.gate else (),
+        team_reviewers=env.gate.team_reviewers if env.gate else (),
+    )
+
+
+def _period(target_: Target | None) -> gates.TagPeriod | None:
+    if target_ is None:
+        return None
+    return next((p for p in target_.source_periods if p.tag == target_.candidate), None)
+
+
+def _env(config: PipelineConfig, name: str | None) -> Environment:
+    env = config.environment(name or "")
+    if env is None:
+        raise UserError(f"unknown environment {name!r}")
+    return env
+
+
+def _tag(env: Environment, data: bytes | None) -> str | None:
+    if data is None:
+        return None
+    try:
+        tag = yamledit.get_value_bytes(data, env.image_tag_key, path=env.values_file)
+    except UserError:
+        return None
+    return tag if tag and SHA_RE.match(tag) else None

@@ -1,0 +1,274 @@
+"""`/promote`, `/rollback`, `/release` and manual runs: the real entrypoint against the simulator.
+
+The story follows a release: dev and stage get a new commit from CI; a reader may not promote;
+a release manager asks too early and is told when to come back; after the soak time the
+production PR opens (never merged by the bot); stage is rolled back and held, then released.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scoutflow_gitops.sandbox.control import post_comment
+from tests.e2e.harness import (
+    CI,
+    GITOPS,
+    BotRun,
+    bump_pulls,
+    ci_event,
+    new_app_commit,
+    run_bot,
+    tag_on_main,
+    values_on_main,
+)
+from tests.sandbox.fixtures import LiveSandbox
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "github" / "webhooks"
+HOLD = ".github/holds/stage.yml"
+
+
+def comment(live: LiveSandbox, tmp_path: Path, user: str, body: str) -> tuple[BotRun, Any]:
+    """A person comments on a new issue; the bot's job for it, and the issue afterwards."""
+    payload = post_comment(live.sandbox, live.server.shapes, GITOPS, user=user, body=body)
+    run = run_bot(live, tmp_path, payload, event_name="issue_comment")
+    issue = live.sandbox.issue(live.sandbox.repo(GITOPS), payload["issue"]["number"])
+    return run, issue
+
+
+def reactions(issue: Any) -> list[str]:
+    return [reaction.content for reaction in issue.comments[0].reactions]
+
+
+def bot_replies(issue: Any) -> list[str]:
+    return [c.body for c in issue.comments if c.user.login == "scoutflow-gitops[bot]"]
+
+
+def deploy_to_stage(live: LiveSandbox, tmp_path: Path, message: str = "Add shot charts") -> str:
+    sha = new_app_commit(live, message)
+    results = [run_bot(live, tmp_path, ci_event(live, sha, name)).result for name in CI]
+    assert results[-1] == "merged"
+    return sha
+
+
+def files_on_main(live: LiveSandbox) -> set[str]:
+    repo = live.sandbox.repo(GITOPS)
+    head = live.sandbox.branch_head(repo, "main")
+    return set(repo.git.flat_tree(repo.git.commit_info(head).tree))
+
+
+def advance(live: LiveSandbox, minutes: int) -> None:
+    assert live.control("POST", "/clock", {"advance_minutes": minutes}).ok
+
+
+def test_a_reader_may_not_promote_and_is_told_why_once(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    deploy_to_stage(live, tmp_path)
+    advance(live, 60)
+    run, issue = comment(live, tmp_path, "qa-reader", "/promote prod")
+    assert (run.result, run.exit_code) == ("refused", 0)
+    assert "permission gate" in run.outputs["reason"]
+    (reply,) = bot_replies(issue)
+    assert "@qa-reader has the read role here; promoting needs maintain" in reply
+    assert reactions(issue) == ["eyes", "confused"]
+    assert [r["path"] for r in run.writes] == [
+        f"/repos/{GITOPS}/issues/comments/{issue.comments[0].id}/reactions",
+        f"/repos/{GITOPS}/issues/{issue.number}/comments",
+        f"/repos/{GITOPS}/issues/comments/{issue.comments[0].id}/reactions",
+    ]
+
+
+def test_too_early_is_refused_with_the_time_to_come_back(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    deploy_to_stage(live, tmp_path)
+    advance(live, 10)
+    run, issue = comment(live, tmp_path, "release-manager", "/promote prod")
+    assert run.result == "refused" and "soak gate" in run.outputs["reason"]
+    assert "for 10 minutes of the 30 required" in bot_replies(issue)[0]
+    assert "ask again after" in bot_replies(issue)[0]
+    assert not [pr for pr in bump_pulls(live) if pr.title.startswith("Promote")]
+
+
+def test_after_the_soak_a_gated_prod_pr_opens_and_is_never_merged(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    prod_before = values_on_main(live, "prod")
+    sha = deploy_to_stage(live, tmp_path)
+    advance(live, 31)
+    run, issue = comment(live, tmp_path, "release-manager", "  /Promote prod  \nthanks!")
+
+    assert (run.result, run.exit_code) == ("opened", 0)
+    promote_pr = bump_pulls(live)[-1]
+    assert promote_pr.title == f"Promote {sha[:7]} to prod"
+    assert promote_pr.state == "open" and not promote_pr.pull.merged
+    assert promote_pr.pull.auto_merge is None
+    assert promote_pr.pull.head_ref == "scoutflow-gitops/promote-prod"
+    assert {label.name for label in promote_pr.labels} == {"promotion", "env:prod"}
+    assert [user.login for user in promote_pr.pull.requested_reviewers] == ["release-manager"]
+    body = promote_pr.body
+    assert "@release-manager asked for this" in body
+    assert "reached stage" in body and "ran there for 31 min" in body
+    assert f"`/rollback prod {live.info.deployed_sha}`" in body
+    assert "argocd app sync scoutflow-prod" in body
+    assert f"+  imageTag: {sha}" in body
+    # Only prod's file changes, one line.
+    repo = live.sandbox.repo(GITOPS)
+    head = repo.git.commit_info(promote_pr.pull.head_sha)
+    changed = repo.git.flat_tree(head.tree)["environments/prod/values.yaml"]
+    assert repo.git.blob(changed.sha) == prod_before.replace(
+        live.info.deployed_sha.encode(), sha.encode()
+    )
+    assert values_on_main(live, "prod") == prod_before
+    assert reactions(issue) == ["eyes", "rocket"]
+    assert promote_pr.pull.head_sha and f"pull/{promote_pr.number}" in bot_replies(issue)[0]
+
+    again, _ = comment(live, tmp_path, "release-manager", "/promote prod")
+    assert again.result == "updated"
+    assert len([pr for pr in bump_pulls(live) if pr.title.startswith("Promote")]) == 1
+
+
+def test_promoting_what_prod_runs_or_an_unseen_sha_is_refused(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    advance(live, 60)
+    same, _ = comment(live, tmp_path, "release-manager", "/promote prod")
+    assert same.result == "refused" and "differs gate" in same.outputs["reason"]
+    unseen = live.info.app_commits[-1]
+    other, issue = comment(live, tmp_path, "release-manager", f"/promote prod {unseen}")
+    assert other.result == "refused" and "promoted-from gate" in other.outputs["reason"]
+    assert f"{unseen[:7]} has never been stage's image tag" in bot_replies(issue)[0]
+
+
+def test_rollback_of_stage_holds_it_until_release(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    deployed = live.info.deployed_sha
+    sha = deploy_to_stage(live, tmp_path)
+
+    rollback, issue = comment(live, tmp_path, "release-manager", "/rollback stage")
+    assert rollback.result == "merged", rollback.outputs["reason"]
+    assert tag_on_main(live, "stage") == deployed
+    assert HOLD in files_on_main(live)
+    assert reactions(issue) == ["eyes", "rocket"]
+
+    newer = deploy_to_stage(live, tmp_path, "Add box scores")
+    assert tag_on_main(live, "dev") == newer
+    assert tag_on_main(live, "stage") == deployed, "the hold keeps CI away from stage"
+    assert sha != newer
+
+    release, _ = comment(live, tmp_path, "release-manager", "/release stage")
+    assert release.result == "merged"
+    assert HOLD not in files_on_main(live)
+    again = run_bot(live, tmp_path, ci_event(live, newer, "Database CI"))
+    assert again.result == "merged"
+    assert tag_on_main(live, "stage") == newer
+
+
+def test_releasing_an_environment_that_is_not_held_is_refused(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    run, issue = comment(live_sandbox, tmp_path, "release-manager", "/release stage")
+    assert run.result == "refused" and "stage is not on hold" in bot_replies(issue)[0]
+
+
+def test_help_lists_the_commands_and_who_may_use_them(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    run, issue = comment(live_sandbox, tmp_path, "outsider", "/promote help")
+    assert run.result == "noop"
+    (reply,) = bot_replies(issue)
+    assert "`/promote prod [sha]`" in reply and "**maintain** role" in reply
+    assert "after at least 30 minutes in stage" in reply
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        # Outside text is echoed back defanged: anything but [A-Za-z0-9._/ -] becomes "?".
+        ("/promote prod; rm -rf /", "does not understand `prod?`"),
+        ("/promote prod $(id)", "does not understand `??id?`"),
+        ("/promote prod ${{ secrets.TOKEN }}", "does not understand `???`"),
+        ("/promote staging", "`staging` is not an environment that is promoted by command"),
+        ("/promote prod ABCDEF", "`ABCDEF` is not a full commit SHA"),
+        ("/rollback moon", "unknown environment `moon`"),
+    ],
+)
+def test_malformed_commands_get_one_clear_reply_and_no_pr(
+    live_sandbox: LiveSandbox, tmp_path: Path, body: str, words: str
+) -> None:
+    live = live_sandbox
+    run, issue = comment(live, tmp_path, "release-manager", body)
+    assert run.result == "refused"
+    (reply,) = bot_replies(issue)
+    assert words in reply
+    assert reactions(issue) == ["eyes", "confused"]
+    assert not [r for r in run.writes if "graphql" in r["path"]]
+
+
+@pytest.mark.parametrize("index", range(9))
+def test_every_real_issue_comment_example_is_ignored_without_a_request(
+    live_sandbox: LiveSandbox, tmp_path: Path, index: int
+) -> None:
+    payload = json.loads((FIXTURES / "issue_comment.json").read_text())[index]
+    run = run_bot(live_sandbox, tmp_path, payload, event_name="issue_comment")
+    assert (run.result, run.exit_code) == ("skipped", 0)
+    assert run.requests == ()
+
+
+def test_edited_comments_and_bots_never_act(live_sandbox: LiveSandbox, tmp_path: Path) -> None:
+    live = live_sandbox
+    payload = post_comment(
+        live.sandbox, live.server.shapes, GITOPS, user="release-manager", body="/promote prod"
+    )
+    edited = {**payload, "action": "edited"}
+    assert run_bot(live, tmp_path, edited, event_name="issue_comment").result == "skipped"
+    as_bot = json.loads(json.dumps(payload))
+    as_bot["comment"]["user"]["type"] = "Bot"
+    run = run_bot(live, tmp_path, as_bot, event_name="issue_comment")
+    assert run.result == "skipped" and run.requests == ()
+
+
+def dispatch(
+    live: LiveSandbox, tmp_path: Path, actor: str, ref: str = "refs/heads/main", **inputs: str
+) -> BotRun:
+    payload = json.loads((FIXTURES / "workflow_dispatch.json").read_text())[0]
+    payload.update(ref=ref, inputs=inputs)
+    payload["sender"] = {**payload["sender"], "login": actor}
+    payload["repository"] = {**payload["repository"], "full_name": GITOPS}
+    return run_bot(live, tmp_path, payload, event_name="workflow_dispatch")
+
+
+def test_manual_runs_use_the_same_gates_and_only_from_main(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    sha = deploy_to_stage(live, tmp_path)
+    advance(live, 45)
+    denied = dispatch(live, tmp_path, "dev-writer", command="promote", environment="prod")
+    assert denied.result == "refused" and "permission gate" in denied.outputs["reason"]
+    branch = dispatch(
+        live,
+        tmp_path,
+        "release-manager",
+        ref="refs/heads/feature",
+        command="promote",
+        environment="prod",
+    )
+    assert branch.exit_code == 1 and "only from main" in branch.stdout
+    bad_sha = dispatch(
+        live, tmp_path, "release-manager", command="promote", environment="prod", sha="1234"
+    )
+    assert bad_sha.exit_code == 1 and "not a full commit SHA" in bad_sha.stdout
+    ok = dispatch(live, tmp_path, "release-manager", command="promote", environment="prod", sha=sha)
+    assert ok.result == "opened"
+    assert bump_pulls(live)[-1].title == f"Promote {sha[:7]} to prod"
