@@ -136,11 +136,6 @@ def soak_gate(
     )
 
 
-def soaked_for(candidate: str, periods: Sequence[TagPeriod], now: datetime) -> timedelta | None:
-    period = next((p for p in periods if p.tag == candidate), None)
-    return None if period is None else (period.until or now) - period.since
-
-
 def _minutes(delta: timedelta) -> str:
     total = int(delta.total_seconds() // 60)
     return f"{total} minute{'s' if total != 1 else ''}"
