@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scoutflow_gitops.action",
     "scoutflow_gitops.validate",
     "scoutflow_gitops.status",
+    "scoutflow_gitops.guard",
     "scoutflow_gitops.tagcli",
     "scoutflow_gitops.sandbox.cli",
 )

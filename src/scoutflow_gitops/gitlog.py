@@ -120,3 +120,15 @@ def _run(repo: Path, *args: str, stdin: bytes | None = None) -> subprocess.Compl
         )
     except FileNotFoundError:
         raise HistoryUnavailable("git is not installed") from None
+
+
+def read_at(repo: Path, revision: str, path: str) -> bytes | None:
+    """A file's bytes at a revision of the local repository, ``None`` when it has no such file."""
+    if revision.startswith("-"):
+        raise UserError(f"{revision!r} is not a revision")
+    result = _run(repo, "cat-file", "blob", f"{revision}:{path}")
+    if result.returncode != 0:
+        if _run(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").returncode:
+            raise UserError(f"{revision!r} is not a revision of {repo}")
+        return None
+    return result.stdout
