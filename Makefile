@@ -47,7 +47,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/yaml_edit.py
-	$(BIN)/python bench/requests.py
+	$(BIN)/python bench/request_budget.py
 
 # Regenerate constraints.txt from a clean environment (needs the package registry).
 lock:

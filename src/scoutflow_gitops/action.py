@@ -49,6 +49,9 @@ class Inputs:
     dry_run: bool
     event_name: str
     event_path: str
+    # Seconds between writes (GitHub's advice against secondary rate limits); 0 turns pacing
+    # off, e.g. against the local simulator.
+    write_interval: float | None
 
 
 def register(subparsers: Any) -> None:
@@ -122,6 +125,13 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
             "no credentials: the token input is empty",
             "pass a token (GitHub App installation token) or app_id and private_key",
         )
+    interval_text = env.get("SCOUTFLOW_GITOPS_WRITE_INTERVAL", "1").strip()
+    try:
+        interval = float(interval_text)
+    except ValueError:
+        raise UserError(
+            f"SCOUTFLOW_GITOPS_WRITE_INTERVAL {interval_text[:20]!r} is not a number of seconds"
+        ) from None
     event_path = env.get("GITHUB_EVENT_PATH", "")
     if not event_path:
         raise UserError("GITHUB_EVENT_PATH is not set", "run the bot from a GitHub workflow")
@@ -136,6 +146,7 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
         dry_run=dry_run_flag or dry_run_text in _TRUE,
         event_name=env.get("GITHUB_EVENT_NAME", ""),
         event_path=event_path,
+        write_interval=interval if interval > 0 else None,
     )
 
 
@@ -165,6 +176,7 @@ def _dispatch(inputs: Inputs, out: TextIO, in_actions: bool) -> Outcome:
         app_id=inputs.app_id,
         private_key=inputs.private_key,
         repository=inputs.gitops_repository,
+        write_interval=inputs.write_interval,
     )
     if token != inputs.token:
         mask_token(token, out, in_actions)

@@ -8,7 +8,6 @@ merge. REST is used where GraphQL has no equivalent (workflow runs, compare, lab
 from __future__ import annotations
 
 import base64
-import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -116,10 +115,11 @@ def connect(
     private_key: str | None = None,
     repository: str,
     timeout: int = 30,
+    write_interval: float | None = 1.0,
 ) -> tuple[Github, str]:
     """A PyGithub client and the token it uses (minted for the App installation if needed)."""
     if token:
-        return _client(api_url, token, timeout), token
+        return _client(api_url, token, timeout, write_interval), token
     if not (app_id and private_key):
         raise UserError(
             "no credentials: give either token, or app_id and private_key",
@@ -137,10 +137,10 @@ def connect(
             f"could not mint an installation token for {repository}: {_message(exc)}",
             "check that the GitHub App is installed on the repository and the key is current",
         ) from None
-    return _client(api_url, minted, timeout), minted
+    return _client(api_url, minted, timeout, write_interval), minted
 
 
-def _client(api_url: str, token: str, timeout: int) -> Github:
+def _client(api_url: str, token: str, timeout: int, write_interval: float | None) -> Github:
     return Github(
         base_url=api_url,
         auth=Auth.Token(token),
@@ -153,17 +153,8 @@ def _client(api_url: str, token: str, timeout: int) -> Github:
         # Reads are few and need no pacing; writes keep GitHub's advice of a second apart
         # (secondary rate limits) unless told otherwise, e.g. against the local simulator.
         seconds_between_requests=None,
-        seconds_between_writes=_write_interval(),
+        seconds_between_writes=write_interval,
     )
-
-
-def _write_interval() -> float | None:
-    value = os.environ.get("SCOUTFLOW_GITOPS_WRITE_INTERVAL", "1")
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise UserError(f"SCOUTFLOW_GITOPS_WRITE_INTERVAL {value[:20]!r} is not a number") from None
-    return seconds if seconds > 0 else None
 
 
 def split_repository(repository: str) -> tuple[str, str]:

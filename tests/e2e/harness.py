@@ -1,66 +1,25 @@
-"""Running the real entrypoint (`scoutflow-gitops run`) against the simulator, the way the
-Actions runner does: event payload file, INPUT_* variables, GITHUB_OUTPUT and step summary."""
+"""Running the real entrypoint against the simulator, the way the Actions runner does: a thin
+layer over ``scoutflow_gitops.sandbox.driver`` that keeps each job's files under ``tmp_path``
+and checks that the token never shows up in anything the job produced."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import os
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from scoutflow_gitops import cli
 from scoutflow_gitops.sandbox.control import finish_workflow_run, push_commit
+from scoutflow_gitops.sandbox.driver import JobResult, run_job
 from tests.sandbox.fixtures import LiveSandbox
 
 APP = "omerbh7/scoutflow-app"
 GITOPS = "omerbh7/scoutflow-gitops"
 CI = ("Backend CI", "Frontend CI", "Database CI")
 TOKEN = "ghs_e2eTOKENthatMustNeverBePrinted000"
-_OUTPUT_RE = re.compile(r"^(\w+)<<(ghadelimiter_[0-9a-f-]+)\n(.*?)\n\2\n", re.S | re.M)
 
-
-@dataclass(frozen=True)
-class BotRun:
-    exit_code: int
-    outputs: Mapping[str, str]
-    summary: str
-    stdout: str
-    stderr: str
-    requests: tuple[Mapping[str, Any], ...]
-
-    @property
-    def result(self) -> str:
-        return self.outputs.get("result", "")
-
-    @property
-    def writes(self) -> tuple[Mapping[str, Any], ...]:
-        """Requests that change state: REST writes and GraphQL mutations."""
-        return tuple(
-            r
-            for r in self.requests
-            if (r["method"] != "GET" and r["path"] != "/graphql")
-            or (
-                r["path"] == "/graphql"
-                and "mutation" in str((r.get("body") or {}).get("query", ""))[:40]
-            )
-        )
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+BotRun = JobResult
 
 
 def run_bot(
@@ -72,40 +31,26 @@ def run_bot(
     dry_run: bool = False,
     extra_env: Mapping[str, str] | None = None,
 ) -> BotRun:
-    """One job: the runner's environment, the real CLI entrypoint, what it left behind."""
+    """One job: the runner's environment, the real entrypoint, what it left behind."""
     work = tmp_path / f"job{len(list(tmp_path.glob('job*')))}"
-    work.mkdir()
-    event = work / "event.json"
-    event.write_text(payload if isinstance(payload, str) else json.dumps(payload))
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_EVENT_NAME": event_name,
-        "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_REPOSITORY": APP,
-        "GITHUB_API_URL": live.url,
-        "GITHUB_SERVER_URL": live.url,
-        "GITHUB_OUTPUT": str(work / "output"),
-        "GITHUB_STEP_SUMMARY": str(work / "summary"),
-        "INPUT_TOKEN": TOKEN,
-        "INPUT_GITOPS_REPOSITORY": GITOPS,
-        "INPUT_CONFIG_PATH": ".github/scoutflow-gitops.yml",
-        "INPUT_API_URL": live.url,
-        "INPUT_DRY_RUN": "true" if dry_run else "false",
-        "SCOUTFLOW_GITOPS_WRITE_INTERVAL": "0",
-        **(extra_env or {}),
-    }
-    live.sandbox.clear_requests()
-    out, err = io.StringIO(), io.StringIO()
-    with _environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main(["run"])
+    run = run_job(
+        live.url,
+        event_name,
+        payload,
+        sandbox=live.sandbox,
+        dry_run=dry_run,
+        extra_env=extra_env,
+        gitops_repository=GITOPS,
+        token=TOKEN,
+        workdir=work,
+    )
     output_text = (work / "output").read_text() if (work / "output").exists() else ""
-    outputs = {m.group(1): m.group(3) for m in _OUTPUT_RE.finditer(output_text)}
-    summary = (work / "summary").read_text() if (work / "summary").exists() else ""
-    requests = tuple(live.control("GET", "/requests?full=1").json())
-    for produced in (out.getvalue(), err.getvalue(), summary, output_text, json.dumps(requests)):
-        assert TOKEN not in produced.replace(f"::add-mask::{TOKEN}", ""), "token leaked"
-    return BotRun(code, outputs, summary, out.getvalue(), err.getvalue(), requests)
+    produced = (run.stdout, run.stderr, run.summary, output_text, json.dumps(run.requests))
+    for text in produced:
+        assert TOKEN not in text.replace(f"::add-mask::{TOKEN}", ""), "token leaked"
+    # The runner would show a crash as exit status 1; a test wants the traceback itself.
+    assert "Traceback (most recent call last)" not in run.stderr, run.stderr
+    return run
 
 
 def new_app_commit(live: LiveSandbox, message: str = "Add shot charts") -> str:
