@@ -30,6 +30,7 @@ from scoutflow_gitops.config import DEFAULT_CONFIG_PATH
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.events import CommentEvent, WorkflowRunEvent, load_payload, parse_event
 from scoutflow_gitops.model import Outcome
+from scoutflow_gitops.retry import Retrier, RetryPolicy
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _PATH_RE = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,400}$")
@@ -52,6 +53,9 @@ class Inputs:
     # Seconds between writes (GitHub's advice against secondary rate limits); 0 turns pacing
     # off, e.g. against the local simulator.
     write_interval: float | None
+    retry: RetryPolicy
+    # The repository the workflow runs in: an App token is minted for it too (read access).
+    workflow_repository: str
 
 
 def register(subparsers: Any) -> None:
@@ -125,13 +129,11 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
             "no credentials: the token input is empty",
             "pass a token (GitHub App installation token) or app_id and private_key",
         )
-    interval_text = env.get("SCOUTFLOW_GITOPS_WRITE_INTERVAL", "1").strip()
-    try:
-        interval = float(interval_text)
-    except ValueError:
-        raise UserError(
-            f"SCOUTFLOW_GITOPS_WRITE_INTERVAL {interval_text[:20]!r} is not a number of seconds"
-        ) from None
+    interval = _seconds(env, "SCOUTFLOW_GITOPS_WRITE_INTERVAL", 1.0)
+    retry = RetryPolicy(
+        base_seconds=_seconds(env, "SCOUTFLOW_GITOPS_RETRY_BASE_SECONDS", 1.0),
+        deadline_seconds=_seconds(env, "SCOUTFLOW_GITOPS_DEADLINE_SECONDS", 300.0),
+    )
     event_path = env.get("GITHUB_EVENT_PATH", "")
     if not event_path:
         raise UserError("GITHUB_EVENT_PATH is not set", "run the bot from a GitHub workflow")
@@ -147,7 +149,23 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
         event_name=env.get("GITHUB_EVENT_NAME", ""),
         event_path=event_path,
         write_interval=interval if interval > 0 else None,
+        retry=retry,
+        workflow_repository=env.get("GITHUB_REPOSITORY", ""),
     )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A tuning knob in seconds: pacing of writes, retry backoff, the overall deadline."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{name} {text[:20]!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise UserError(f"{name} must be between 0 and 3600 seconds, not {text[:20]}")
+    return value
 
 
 def _server_from_api(api_url: str) -> str:
@@ -176,11 +194,12 @@ def _dispatch(inputs: Inputs, out: TextIO, in_actions: bool) -> Outcome:
         app_id=inputs.app_id,
         private_key=inputs.private_key,
         repository=inputs.gitops_repository,
+        also_read=inputs.workflow_repository,
         write_interval=inputs.write_interval,
     )
     if token != inputs.token:
         mask_token(token, out, in_actions)
-    host = GitHubHost(client, inputs.server_url)
+    host = GitHubHost(client, inputs.server_url, Retrier(inputs.retry))
     settings = Settings(
         gitops_repository=inputs.gitops_repository,
         config_path=inputs.config_path,

@@ -8,13 +8,14 @@ merge. REST is used where GraphQL has no equivalent (workflow runs, compare, lab
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
-from github import Auth, Github, GithubException, GithubIntegration, GithubRetry
+import requests
+from github import Auth, Github, GithubException
 
 from scoutflow_gitops.config import BOT_BRANCH_PREFIX, HOLDS_DIR
 from scoutflow_gitops.errors import UserError
@@ -35,11 +36,12 @@ from scoutflow_gitops.port import (
     Published,
     PublishRequest,
 )
+from scoutflow_gitops.retry import SERVER_ERRORS, Failure, Retrier, RetryableError
 
+T = TypeVar("T")
 ZERO_OID = "0" * 40
 USER_AGENT = "scoutflow-gitops"
 # Transient server errors are retried with backoff on idempotent requests.
-RETRY = GithubRetry(total=3, backoff_factor=0.5, status_forcelist=[500, 502, 503, 504])
 
 _PR_FIELDS = "id number url headRefName headRefOid title body"
 _COMMIT_FIELDS = "oid messageHeadline url author { name user { login } }"
@@ -114,37 +116,58 @@ def connect(
     app_id: str | None = None,
     private_key: str | None = None,
     repository: str,
+    also_read: str | None = None,
     timeout: int = 30,
     write_interval: float | None = 1.0,
 ) -> tuple[Github, str]:
-    """A PyGithub client and the token it uses (minted for the App installation if needed)."""
+    """A PyGithub client and the token it uses.
+
+    With App credentials, an installation token is minted for ``repository`` (and
+    ``also_read``, the repository the workflow runs in, when the App is installed on both):
+    a leaked token reaches nothing else.
+    """
     if token:
-        return _client(api_url, token, timeout, write_interval), token
+        return _client(api_url, Auth.Token(token), timeout, write_interval), token
     if not (app_id and private_key):
         raise UserError(
             "no credentials: give either token, or app_id and private_key",
             "set the action's `token` input, or the GitHub App's `app_id` and `private_key`",
         )
     owner, name = split_repository(repository)
-    app_auth = Auth.AppAuth(app_id, private_key)
-    integration = GithubIntegration(auth=app_auth, base_url=api_url, retry=RETRY, timeout=timeout)
+    names = [name]
+    if also_read and "/" in also_read:
+        other_owner, other_name = split_repository(also_read)
+        if other_owner.lower() == owner.lower() and other_name != name:
+            names.append(other_name)
+    app = _client(api_url, Auth.AppAuth(int(app_id), private_key), timeout, None).requester
     try:
-        installation = integration.get_repo_installation(owner, name)
-        # Scoped to the GitOps repository alone: a leaked token cannot reach anything else.
-        minted = integration.get_access_token(installation.id).token
+        _, installation = app.requestJsonAndCheck("GET", f"/repos/{owner}/{name}/installation")
+        _, minted = app.requestJsonAndCheck(
+            "POST",
+            f"/app/installations/{installation['id']}/access_tokens",
+            input={"repositories": names},
+        )
     except GithubException as exc:
         raise UserError(
             f"could not mint an installation token for {repository}: {_message(exc)}",
             "check that the GitHub App is installed on the repository and the key is current",
         ) from None
-    return _client(api_url, minted, timeout, write_interval), minted
+    except (ValueError, TypeError) as exc:
+        # PyJWT and cryptography refuse a malformed key while signing the App's JWT.
+        raise UserError(
+            f"private_key could not sign the GitHub App's token ({type(exc).__name__})",
+            "paste the App's whole PEM private key, BEGIN and END lines included",
+        ) from None
+    return _client(api_url, Auth.Token(minted["token"]), timeout, write_interval), minted["token"]
 
 
-def _client(api_url: str, token: str, timeout: int, write_interval: float | None) -> Github:
+def _client(api_url: str, auth: Auth.Auth, timeout: int, write_interval: float | None) -> Github:
     return Github(
         base_url=api_url,
-        auth=Auth.Token(token),
-        retry=RETRY,
+        auth=auth,
+        # Retries are the adapter's own (scoutflow_gitops.retry): it knows which requests are
+        # safe to repeat and keeps one deadline for the whole run.
+        retry=None,
         timeout=timeout,
         user_agent=USER_AGENT,
         per_page=100,
@@ -167,9 +190,10 @@ def split_repository(repository: str) -> tuple[str, str]:
 class GitHubHost:
     """``port.GitHost`` over GitHub's REST and GraphQL APIs."""
 
-    def __init__(self, client: Github, server_url: str) -> None:
+    def __init__(self, client: Github, server_url: str, retrier: Retrier | None = None) -> None:
         self._client = client
         self.server_url = server_url.rstrip("/")
+        self._retrier = retrier or Retrier()
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -221,25 +245,26 @@ class GitHubHost:
         )
 
     def list_workflow_runs(self, repository: str, head_sha: str) -> tuple[WorkflowRun, ...]:
-        repo = self._client.get_repo(repository)
-        try:
-            runs = repo.get_workflow_runs(head_sha=head_sha)
-            return tuple(
-                WorkflowRun(
-                    id=run.id,
-                    name=run.name,
-                    event=run.event,
-                    head_branch=run.head_branch,
-                    status=run.status,
-                    conclusion=run.conclusion,
-                    run_attempt=run.run_attempt,
-                    created_at=run.created_at.isoformat(),
-                    url=run.html_url,
-                )
-                for run in runs
+        data = self._rest(
+            "GET",
+            f"/repos/{repository}/actions/runs",
+            f"listing workflow runs of {repository}",
+            params={"head_sha": head_sha, "per_page": 100},
+        )
+        return tuple(
+            WorkflowRun(
+                id=int(run["id"]),
+                name=str(run.get("name") or ""),
+                event=str(run["event"]),
+                head_branch=run.get("head_branch"),
+                status=str(run["status"]),
+                conclusion=run.get("conclusion"),
+                run_attempt=int(run.get("run_attempt") or 1),
+                created_at=str(run["created_at"]),
+                url=str(run["html_url"]),
             )
-        except GithubException as exc:
-            raise _api_error(f"listing workflow runs of {repository}", exc) from None
+            for run in data.get("workflow_runs", [])
+        )
 
     def read_files_and_history(
         self,
@@ -320,13 +345,16 @@ class GitHubHost:
 
     def compare(self, repository: str, base: str, head: str) -> Comparison:
         try:
-            _, data = self._client.requester.requestJsonAndCheck(
+            data = self._rest(
                 "GET",
                 f"/repos/{repository}/compare/{base}...{head}",
-                parameters={"per_page": 100},
+                f"comparing {base[:7]}...{head[:7]} in {repository}",
+                params={"per_page": 100},
+                raw_errors=True,
             )
         except GithubException as exc:
             if exc.status == 404:
+                # No common history (or an unknown commit): never ordered, so never deployed.
                 return Comparison(base, head, "diverged", 0, 0, (), "")
             raise _api_error(f"comparing {base[:7]}...{head[:7]} in {repository}", exc) from None
         return Comparison(
@@ -355,12 +383,14 @@ class GitHubHost:
         related to the repository, not what they may do in it.
         """
         try:
-            _, data = self._client.requester.requestJsonAndCheck(
-                "GET", f"/repos/{repository}/collaborators/{quote(user, safe='')}/permission"
+            data = self._rest(
+                "GET",
+                f"/repos/{repository}/collaborators/{quote(user, safe='')}/permission",
+                f"reading @{user}'s permission",
             )
-        except GithubException:
+        except UserError:
             return None
-        role = data.get("role_name") if isinstance(data, dict) else None
+        role = data.get("role_name")
         return role if isinstance(role, str) else None
 
     def read_histories(
@@ -398,17 +428,34 @@ class GitHubHost:
         self._rest(
             "POST",
             f"/repos/{repository}/issues/comments/{comment_id}/reactions",
-            {"content": content},
             f"reacting to comment {comment_id}",
+            body={"content": content},
         )
 
     def reply(self, repository: str, issue_number: int, body: str) -> str:
-        data = self._rest(
-            "POST",
-            f"/repos/{repository}/issues/{issue_number}/comments",
-            {"body": body},
-            f"replying on #{issue_number}",
-        )
+        url = f"/repos/{repository}/issues/{issue_number}/comments"
+        attempted = False
+
+        def attempt() -> dict[str, Any]:
+            nonlocal attempted
+            if attempted:
+                # A failed POST may still have landed: look before posting again.
+                _, listed = self._client.requester.requestJsonAndCheck(
+                    "GET", url, parameters={"per_page": 100}
+                )
+                for existing in listed if isinstance(listed, list) else []:
+                    if (
+                        existing.get("body") == body
+                        and (existing.get("user") or {}).get("type") == "Bot"
+                    ):
+                        return dict(existing)
+            attempted = True
+            _, created = self._client.requester.requestJsonAndCheck(
+                "POST", url, input={"body": body}
+            )
+            return dict(created)
+
+        data = self._with_retries(f"replying on #{issue_number}", attempt)
         return str(data.get("html_url", ""))
 
     def request_reviewers(
@@ -417,8 +464,8 @@ class GitHubHost:
         self._rest(
             "POST",
             f"/repos/{repository}/pulls/{number}/requested_reviewers",
-            {"reviewers": list(users), "team_reviewers": list(teams)},
             f"requesting reviewers on #{number}",
+            body={"reviewers": list(users), "team_reviewers": list(teams)},
         )
 
     def publish(self, request: PublishRequest) -> Published:
@@ -531,18 +578,58 @@ class GitHubHost:
         self._rest(
             "POST",
             f"/repos/{repository}/issues/{number}/labels",
-            {"labels": list(labels)},
             f"labelling #{number} in {repository}",
+            body={"labels": list(labels)},
         )
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _rest(self, verb: str, url: str, body: Mapping[str, Any], doing: str) -> dict[str, Any]:
+    def _rest(
+        self,
+        verb: str,
+        url: str,
+        doing: str,
+        *,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        raw_errors: bool = False,
+    ) -> dict[str, Any]:
+        """One REST call, retried when GitHub's answer says another try may work.
+
+        Every REST write the bot makes is idempotent (reactions, labels, reviewers), so it
+        may be repeated; a comment, which is not, goes through ``reply``.
+        """
+
+        def attempt() -> dict[str, Any]:
+            _, data = self._client.requester.requestJsonAndCheck(
+                verb,
+                url,
+                parameters=dict(params) if params else None,
+                input=dict(body) if body is not None else None,
+            )
+            return data if isinstance(data, dict) else {}
+
         try:
-            _, data = self._client.requester.requestJsonAndCheck(verb, url, input=dict(body))
+            return self._with_retries(doing, attempt)
         except GithubException as exc:
+            if raw_errors:
+                raise
             raise _api_error(doing, exc) from None
-        return data if isinstance(data, dict) else {}
+
+    def _with_retries(self, doing: str, attempt: Callable[[], T]) -> T:
+        def once() -> T:
+            try:
+                return attempt()
+            except GithubException as exc:
+                if _retryable(exc):
+                    raise RetryableError(
+                        Failure(exc.status, dict(exc.headers or {}), _message(exc))
+                    ) from exc
+                raise
+            except requests.RequestException as exc:
+                raise RetryableError(Failure(None, {}, type(exc).__name__)) from exc
+
+        return self._retrier.run(doing, once)
 
     def _graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         return self._graphql_with_headers(query, variables)[0]
@@ -567,7 +654,10 @@ class GitHubHost:
     ) -> tuple[dict[str, Any], list[str], Mapping[str, str]]:
         headers: Mapping[str, str] = {}
         try:
-            headers, body = self._client.requester.graphql_query(query, dict(variables))
+            headers, body = self._with_retries(
+                "calling GitHub's GraphQL API",
+                lambda: self._client.requester.graphql_query(query, dict(variables)),
+            )
         except GithubException as exc:
             body = exc.data if isinstance(exc.data, dict) else {}
             if "errors" not in body:
@@ -622,6 +712,20 @@ def _commit(node: Mapping[str, Any]) -> Commit:
         headline=node.get("messageHeadline") or "",
         author=login or author.get("name") or "unknown",
         url=node.get("url") or "",
+    )
+
+
+def _retryable(exc: GithubException) -> bool:
+    """Server errors and rate limits; a GraphQL answer with errors (HTTP 200) is not one."""
+    if exc.status in SERVER_ERRORS or exc.status == 429:
+        return True
+    if exc.status != 403:
+        return False
+    headers = {key.lower(): value for key, value in (exc.headers or {}).items()}
+    return (
+        "retry-after" in headers
+        or headers.get("x-ratelimit-remaining") == "0"
+        or "rate limit" in _message(exc).lower()
     )
 
 
