@@ -14,6 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import jwt
 import requests
 from github import Auth, Github, GithubException
 
@@ -152,7 +153,7 @@ def connect(
             f"could not mint an installation token for {repository}: {_message(exc)}",
             "check that the GitHub App is installed on the repository and the key is current",
         ) from None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, jwt.PyJWTError) as exc:
         # PyJWT and cryptography refuse a malformed key while signing the App's JWT.
         raise UserError(
             f"private_key could not sign the GitHub App's token ({type(exc).__name__})",
