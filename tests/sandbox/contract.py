@@ -50,6 +50,31 @@ SLASHED_PARAMETERS = frozenset({"path", "ref", "basehead", "branch"})
 GENERIC_QUERY = frozenset({"per_page", "page"})
 # Undocumented for most operations but GitHub's answer to any request without a token.
 GENERIC_STATUSES = {401: "basic-error"}
+# Answers GitHub gives to any operation but documents for few: server errors, and rate limits
+# (429, or 403 with a rate-limit message). The sandbox sends them only when a test injects a
+# fault (scoutflow_gitops.sandbox.faults); where an operation documents the status, its own
+# schema applies instead. Status 0 logs a connection dropped without an answer.
+TRANSIENT_STATUSES = frozenset({429, *range(500, 600)})
+RATE_LIMIT_MESSAGES = ("API rate limit exceeded", "You have exceeded a secondary rate limit")
+DROPPED = 0
+_BASIC_ERROR = {"$ref": "#/components/schemas/basic-error"}
+# What GitHub's GraphQL endpoint sends with a server error: its executor's error list (REST's
+# error body is covered by basic-error).
+GRAPHQL_FAILURE = {
+    "type": "object",
+    "required": ["errors"],
+    "properties": {
+        "data": {"type": "null"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["message"],
+                "properties": {"message": {"type": "string"}},
+            },
+        },
+    },
+}
 # Request bodies GitHub's descriptions allow in prose but not in the schema, as the schema form.
 PROSE_FORMS = {
     # "You can also pass an `array` of labels directly" (PyGithub's add_to_labels does).
@@ -170,6 +195,8 @@ def check_rest(record: RequestRecord) -> list[str]:
             body = form(record.request_body)
             problems += [f"{where}: request {e}" for e in schema_errors(schema, body)]
     responses = operation.spec["responses"]
+    if record.status == DROPPED:
+        return problems
     if str(record.status) in responses:
         response = _resolve(responses[str(record.status)])
         content = response.get("content", {}).get("application/json")
@@ -180,10 +207,21 @@ def check_rest(record: RequestRecord) -> list[str]:
         schema = content["schema"]
     elif record.status in GENERIC_STATUSES:
         schema = {"$ref": f"#/components/schemas/{GENERIC_STATUSES[record.status]}"}
+    elif is_transient(record):
+        schema = _BASIC_ERROR
     else:
         return [*problems, f"{where}: status not documented for {operation.template}"]
     problems += [f"{where}: response {e}" for e in schema_errors(schema, record.response_body)]
     return problems
+
+
+def is_transient(record: RequestRecord) -> bool:
+    """A server error or a rate limit, which GitHub may answer to any request."""
+    if record.status in TRANSIENT_STATUSES:
+        return True
+    answer = record.response_body
+    message = answer.get("message") if isinstance(answer, dict) else None
+    return record.status == 403 and str(message).startswith(RATE_LIMIT_MESSAGES)
 
 
 def _query_names(query: str) -> Iterator[str]:
@@ -204,6 +242,13 @@ def check_graphql(record: RequestRecord) -> list[str]:
     if problems:
         return problems
     answer = record.response_body
+    if record.status == DROPPED:
+        return []
+    if record.status != 200 and is_transient(record):
+        error_form = (
+            GRAPHQL_FAILURE if isinstance(answer, dict) and "errors" in answer else _BASIC_ERROR
+        )
+        return [f"{where}: answer {e}" for e in schema_errors(error_form, answer)]
     if not isinstance(answer, dict) or record.status != 200:
         return [f"{where}: GraphQL answers are HTTP 200 with a JSON object"]
     operations_ = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]

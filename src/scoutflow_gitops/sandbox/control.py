@@ -1,7 +1,8 @@
 """The control API under ``/_sandbox/``: what tests and demos do to the world that is not the bot.
 
-Pushes by developers, CI runs finishing, people commenting, time passing. Requests here need
-no token and are left out of the request log, which records only what a client asked GitHub.
+Pushes by developers, CI runs finishing, people commenting, time passing, GitHub failing
+(``/faults``, see ``faults``). Requests here need no token and are left out of the request log,
+which records only what a client asked GitHub.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from scoutflow_gitops.sandbox import webhooks
+from scoutflow_gitops.sandbox import faults, webhooks
 from scoutflow_gitops.sandbox.gitstore import Signature
 from scoutflow_gitops.sandbox.model import RequestRecord, SandboxError, not_found
 from scoutflow_gitops.sandbox.rest import Reply
@@ -323,3 +324,20 @@ def _dispatches(call: ControlCall) -> Reply:
     repo = call.sandbox.repo(call.query.get("repo", ""))
     payloads = [webhooks.workflow_dispatch(call.shapes, repo, d) for d in repo.dispatches]
     return Reply(200, payloads)
+
+
+@_control("GET", "/faults")
+def _list_faults(call: ControlCall) -> Reply:
+    return Reply(200, faults.list_faults(call.sandbox))
+
+
+@_control("POST", "/faults")
+def _add_fault(call: ControlCall) -> Reply:
+    fault_id = faults.add_fault(call.sandbox, faults.fault_from_json(call.body))
+    return Reply(201, next(f for f in faults.list_faults(call.sandbox) if f["id"] == fault_id))
+
+
+@_control("DELETE", "/faults")
+def _clear_faults(call: ControlCall) -> Reply:
+    faults.clear_faults(call.sandbox)
+    return Reply(204)

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from scoutflow_gitops.sandbox import control, rest
+from scoutflow_gitops.sandbox import control, faults, rest
 from scoutflow_gitops.sandbox.graphql_api import run_query
 from scoutflow_gitops.sandbox.graphql_views import Context
 from scoutflow_gitops.sandbox.model import RequestRecord, SandboxError
@@ -79,6 +79,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         body: Any = None
         is_control = path.startswith("/_sandbox/")
+        reply: Reply | None
         try:
             body = self._read_json()
             if is_control:
@@ -87,8 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif not self.headers.get("Authorization", "").strip():
                 reply = Reply(401, error_body(401, "Requires authentication"))
             else:
-                with sandbox.lock:
-                    reply = self._api(sandbox, shapes, path, query, body)
+                reply = faults.intercept(
+                    sandbox, self.command, path, body, lambda: self._locked_api(path, query, body)
+                )
         except _BadJSON:
             reply = Reply(400, error_body(400, "Problems parsing JSON"))
         except SandboxError as exc:
@@ -97,10 +99,18 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             reply = Reply(500, error_body(500, "Sandbox internal error (see the server's stderr)"))
         if not is_control:
-            sandbox.record(
-                RequestRecord(self.command, path, parts.query, reply.status, body, reply.body)
-            )
+            # A dropped connection is logged with status 0: the client got no answer at all.
+            status, answer = (0, None) if reply is None else (reply.status, reply.body)
+            sandbox.record(RequestRecord(self.command, path, parts.query, status, body, answer))
+        if reply is None:
+            self.close_connection = True
+            return
         self._send(reply)
+
+    def _locked_api(self, path: str, query: dict[str, str], body: Any) -> Reply:
+        sandbox = self.server.sandbox
+        with sandbox.lock:
+            return self._api(sandbox, self.server.shapes, path, query, body)
 
     def _api(
         self, sandbox: Sandbox, shapes: Shapes, path: str, query: dict[str, str], body: Any
@@ -126,17 +136,26 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         data = b"" if reply.body is None else json.dumps(reply.body).encode("utf-8")
-        self.send_response(reply.status)
-        if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-GitHub-Media-Type", "github.v3; format=json")
-        self.send_header("X-GitHub-Request-Id", uuid.uuid4().hex[:20].upper())
-        for name, value in RATE_LIMIT_HEADERS + reply.headers:
-            self.send_header(name, value)
-        self.end_headers()
-        if data:
-            self.wfile.write(data)
+        defaults = (
+            ("X-GitHub-Media-Type", "github.v3; format=json"),
+            ("X-GitHub-Request-Id", uuid.uuid4().hex[:20].upper()),
+            *RATE_LIMIT_HEADERS,
+        )
+        # A reply's own headers (a rate limit's remaining count, say) replace the defaults.
+        own = {name.lower() for name, _ in reply.headers}
+        try:
+            self.send_response(reply.status)
+            if data:
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (*(h for h in defaults if h[0].lower() not in own), *reply.headers):
+                self.send_header(name, value)
+            self.end_headers()
+            if data:
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up waiting (an injected delay outlasted its timeout).
+            self.close_connection = True
 
 
 class _Server(ThreadingHTTPServer):
