@@ -32,8 +32,10 @@ from scoutflow_gitops.events import CommentEvent, WorkflowRunEvent, load_payload
 from scoutflow_gitops.model import Outcome
 from scoutflow_gitops.retry import Retrier, RetryPolicy
 
-_REPO_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
-_PATH_RE = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,400}$")
+# \Z, not $: "$" also matches before a trailing newline.
+_REPO_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}\Z")
+_PATH_RE = re.compile(r"\A(?!/)(?!.*(?:^|/)\.\.(?:/|\Z))[A-Za-z0-9._/-]{1,400}\Z")
+_URL_RE = re.compile(r"\Ahttps?://[^\s/]+(/\S*)?\Z")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no", ""}
 
@@ -110,7 +112,7 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
     api_url = (value("api_url") or env.get("GITHUB_API_URL") or "https://api.github.com").rstrip(
         "/"
     )
-    if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", api_url):
+    if not _URL_RE.match(api_url):
         raise UserError(f"api_url {api_url[:100]!r} is not an http(s) URL")
     dry_run_text = value("dry_run").lower()
     if dry_run_text not in _TRUE | _FALSE:
@@ -119,6 +121,11 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
     if app_id is not None and not app_id.isdigit():
         raise UserError("app_id must be the GitHub App's numeric id")
     token = value("token") or None
+    if token is not None and re.search(r"[\s\x00-\x1f\x7f]", token):
+        raise UserError(
+            "the token input holds a space or a line break",
+            "pass the token alone, e.g. token: ${{ secrets.NAME }}",
+        )
     private_key = value("private_key") or None
     if token and (app_id or private_key):
         raise UserError("give either token or app_id + private_key, not both")
@@ -235,7 +242,7 @@ def _report(outcome: Outcome, inputs: Inputs, env: Mapping[str, str], out: TextI
     if outcome.diff and inputs.dry_run:
         print(outcome.diff, file=out, end="" if outcome.diff.endswith("\n") else "\n")
     for detail in outcome.details:
-        print(f"  {detail}", file=out)
+        print(f"  {messages.log_line(detail)}", file=out)
     if outcome.result == "refused" and env.get("GITHUB_ACTIONS") == "true":
         print(f"::warning title=scoutflow-gitops refused::{_escape(outcome.reason)}", file=out)
     _write_outputs(
@@ -258,9 +265,9 @@ def _report(outcome: Outcome, inputs: Inputs, env: Mapping[str, str], out: TextI
 def _report_error(exc: UserError, env: Mapping[str, str], out: TextIO, event_name: str) -> None:
     text = exc.message + (f" ({exc.hint})" if exc.hint else "")
     print(f"::error title=scoutflow-gitops::{_escape(text)}", file=out)
-    print(f"scoutflow-gitops: error: {exc.message}", file=sys.stderr)
+    print(f"scoutflow-gitops: error: {messages.log_line(exc.message)}", file=sys.stderr)
     if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        print(f"hint: {messages.log_line(exc.hint)}", file=sys.stderr)
     _append(
         env.get("GITHUB_STEP_SUMMARY"),
         f"## ScoutFlow GitOps: error\n\n{exc.message}\n\n"
@@ -283,7 +290,8 @@ def _write_outputs(env: Mapping[str, str], values: Mapping[str, str]) -> None:
 def _append(path: str | None, text: str) -> None:
     if not path:
         return
-    with open(path, "a", encoding="utf-8") as handle:
+    # Text that cannot be encoded (a lone surrogate) is escaped, never a crash after the fact.
+    with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
         handle.write(text)
 
 

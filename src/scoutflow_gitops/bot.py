@@ -196,8 +196,7 @@ def prescreen_comment(event: CommentEvent, gitops_repository: str) -> Outcome | 
         return _skipped(f"@{event.author} is a bot; bots never give commands")
     if len(event.body) > commands.MAX_COMMENT_CHARS:
         return _skipped("the comment is too long to be a command")
-    first_word = (event.body.lstrip("\ufeff").split(None, 1) or [""])[0].lower()
-    if first_word not in commands.COMMAND_WORDS:
+    if not commands.addresses_bot(event.body):
         return _skipped("the comment holds no command")
     if event.repository.lower() != gitops_repository.lower():
         return _skipped(f"the comment is in {event.repository}, not the GitOps repository")

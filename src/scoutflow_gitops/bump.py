@@ -225,6 +225,7 @@ def plan_bump(
             refused.append(f"{env.values_file} does not exist on {_branch_name(state)}")
             continue
         try:
+            yamledit.check_values_file(data, path=env.values_file)
             deployed = yamledit.get_value_bytes(data, env.image_tag_key, path=env.values_file)
         except UserError as exc:
             refused.append(exc.message)

@@ -19,7 +19,7 @@ from scoutflow_gitops.events import SHA_RE
 # A comment longer than this is not a command anyone typed; it is ignored unread.
 MAX_COMMENT_CHARS = 65536
 COMMAND_WORDS = ("/promote", "/rollback", "/release")
-_ARGUMENT_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ARGUMENT_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
 
 Kind = Literal["promote", "rollback", "release", "help", "bump"]
 
@@ -40,14 +40,24 @@ class Command:
         return " ".join(word for word in words if word)
 
 
+def first_line_words(body: str) -> list[str]:
+    """The words of a comment's first line, the only line a command may stand on."""
+    if len(body) > MAX_COMMENT_CHARS:
+        return []
+    return body.lstrip("\ufeff").split("\n", 1)[0].split()
+
+
+def addresses_bot(body: str) -> bool:
+    """Whether the first line starts with one of the command words (cheap, config-free)."""
+    words = first_line_words(body)
+    return bool(words) and words[0].lower() in COMMAND_WORDS
+
+
 def parse_comment(body: str, config: PipelineConfig) -> Command | None:
     """The command in a comment's first line, ``None`` if it holds none."""
-    if len(body) > MAX_COMMENT_CHARS:
+    if not addresses_bot(body):
         return None
-    first = body.lstrip("\ufeff").split("\n", 1)[0].strip()
-    words = first.split()
-    if not words or words[0].lower() not in COMMAND_WORDS:
-        return None
+    words = first_line_words(body)
     word, args = words[0].lower(), words[1:]
     for arg in args:
         if not _ARGUMENT_RE.match(arg):

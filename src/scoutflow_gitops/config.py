@@ -8,6 +8,7 @@ other); every error names the file, the line and the field.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -17,8 +18,8 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 
 from scoutflow_gitops.errors import LocatedError
 
@@ -27,6 +28,7 @@ DEFAULT_CONFIG_PATH = ".github/scoutflow-gitops.yml"
 BOT_BRANCH_PREFIX = "scoutflow-gitops/"
 # An environment on hold has a file <env>.yml here on the default branch (see `/rollback`).
 HOLDS_DIR = ".github/holds"
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # A pipeline config is a page of YAML; anything far larger is a mistake or an attack.
 MAX_CONFIG_BYTES = 256 * 1024
 
@@ -115,18 +117,51 @@ def _parse(text: str, path: str) -> Any:
     yaml = YAML(typ="rt", pure=True)
     yaml.allow_duplicate_keys = False
     try:
-        # Aliases let a few lines expand into an exponential structure ("billion laughs"); a
-        # pipeline config has no use for them, so they are refused before anything is built.
+        # Aliases let a few lines expand into an exponential structure ("billion laughs"), and
+        # explicit tags (!!omap, !!python/...) build types the config has no use for: both are
+        # refused before anything is built.
         for event in yaml.parse(text):
+            line = event.start_mark.line + 1 if event.start_mark else 1
             if isinstance(event, AliasEvent):
-                line = event.start_mark.line + 1 if event.start_mark else 1
                 raise LocatedError(path, line, "YAML aliases (*name) are not allowed here")
-        return yaml.load(text)
+            tag = event.tag if isinstance(event, ScalarEvent | CollectionStartEvent) else None
+            if tag is not None:
+                raise LocatedError(path, line, f"YAML tags ({tag}) are not allowed here")
+            # Python refuses to read integers of more than 4300 digits; no setting needs 30.
+            if isinstance(event, ScalarEvent) and len(event.value) > 30 and event.value.isdigit():
+                raise LocatedError(
+                    path, line, f"a number of {len(event.value)} digits is not a usable value"
+                )
+        tree = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         problem = exc.problem or exc.context or "invalid YAML"
         raise LocatedError(path, line, f"not valid YAML: {problem}") from None
+    except YAMLError as exc:
+        # The reader refuses control characters and invalid Unicode before any parsing.
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+        raise LocatedError(path, line, f"not valid YAML: {exc}".splitlines()[0]) from None
+    except ValueError as exc:
+        raise LocatedError(path, 1, f"not a usable value: {exc}".splitlines()[0]) from None
+    _check_text(tree, [], path, tree)
+    return tree
+
+
+def _check_text(node: Any, where: list[str | int], path: str, tree: Any) -> None:
+    """No string in the config may hold a control character (a newline in a label would
+    reach a PR, a line break in a path would reach a commit)."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            _check_text(value, [*where, str(key)], path, tree)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            _check_text(item, [*where, index], path, tree)
+    elif isinstance(node, str) and _CONTROL_RE.search(node):
+        raise LocatedError(
+            path, line_of(tree, where), f"{_field_name(where)}: holds a control character"
+        )
 
 
 def _check_schema(tree: Any, path: str) -> None:
@@ -177,13 +212,15 @@ def line_of(tree: Any, parts: Sequence[str | int]) -> int:
     node = tree
     for part in parts:
         if isinstance(node, CommentedMap) and part in node:
-            line = node.lc.key(part)[0] + 1
-            node = node[part]
+            position = node.lc.key(part)
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
-            line = node.lc.item(part)[0] + 1
-            node = node[part]
+            position = node.lc.item(part)
         else:
             break
+        if position is None:
+            break
+        line = position[0] + 1
+        node = node[part]
     return line
 
 

@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 
 from scoutflow_gitops.errors import UserError
 
-SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+# \Z, not $: "$" also matches before a trailing newline, which would let "sha\n" through.
+SHA_RE = re.compile(r"\A[0-9a-f]{40}\Z")
+LOGIN_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?\Z")
+URL_RE = re.compile(r"\Ahttps?://[^\s\"'<>\\`]{1,500}\Z")
+# Control characters never belong in a name, branch, status or login; a newline in one could
+# forge a workflow command in the log or a line in a commit message.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # Larger payloads than this are not something GitHub sends for these events.
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 
@@ -83,6 +89,8 @@ def parse_payload_bytes(raw: bytes, path: str = "event payload") -> Mapping[str,
         payload = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise UserError(f"{path} is not valid JSON for an event: nested too deeply") from None
     if not isinstance(payload, dict):
         raise UserError(f"{path} is not a JSON object")
     return payload
@@ -140,11 +148,13 @@ def _comment(payload: Mapping[str, Any]) -> CommentEvent:
         action=_field(payload, "action", str),
         body=_field(comment, "body", str, "comment."),
         comment_id=_field(comment, "id", int, "comment."),
-        comment_url=_field(comment, "html_url", str, "comment."),
+        comment_url=_url(_field(comment, "html_url", str, "comment."), "comment.html_url"),
         issue_number=_field(issue, "number", int, "issue."),
-        author=_field(user, "login", str, "comment.user."),
+        author=_login(_field(user, "login", str, "comment.user."), "comment.user.login"),
         author_is_bot=_field(user, "type", str, "comment.user.") == "Bot",
-        sender=_field(_field(payload, "sender", dict), "login", str, "sender."),
+        sender=_login(
+            _field(_field(payload, "sender", dict), "login", str, "sender."), "sender.login"
+        ),
         repository=_field(_field(payload, "repository", dict), "full_name", str, "repository."),
     )
 
@@ -161,7 +171,9 @@ def _dispatch(payload: Mapping[str, Any]) -> DispatchEvent:
     return DispatchEvent(
         inputs=inputs,
         ref=_field(payload, "ref", str),
-        actor=_field(_field(payload, "sender", dict), "login", str, "sender."),
+        actor=_login(
+            _field(_field(payload, "sender", dict), "login", str, "sender."), "sender.login"
+        ),
         repository=_field(_field(payload, "repository", dict), "full_name", str, "repository."),
     )
 
@@ -181,4 +193,24 @@ def _typed(value: Any, kind: type[T], name: str) -> T:
     # bool is an int in Python; an id of `true` is still a malformed payload.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise UserError(f"event payload field {name} is not a {kind.__name__}")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UserError(f"event payload field {name} is not valid Unicode text") from None
+        # Only free text (a comment's body) may span lines.
+        if not name.endswith("body") and _CONTROL_RE.search(value):
+            raise UserError(f"event payload field {name} holds a control character")
+    return value
+
+
+def _login(value: str, name: str) -> str:
+    if not LOGIN_RE.match(value):
+        raise UserError(f"event payload field {name} is not a GitHub login")
+    return value
+
+
+def _url(value: str, name: str) -> str:
+    if not URL_RE.match(value):
+        raise UserError(f"event payload field {name} is not a plain http(s) URL")
     return value

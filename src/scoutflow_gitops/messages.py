@@ -166,7 +166,12 @@ def summary(outcome: Outcome, *, event_name: str, dry_run: bool) -> str:
         "refused": "Refused",
     }[outcome.result]
     prefix = "[dry run] " if dry_run else ""
-    lines = [f"## ScoutFlow GitOps: {prefix}{title}", "", f"**Why:** {outcome.reason}", ""]
+    lines = [
+        f"## ScoutFlow GitOps: {prefix}{title}",
+        "",
+        f"**Why:** {log_line(outcome.reason)}",
+        "",
+    ]
     rows = [("result", f"`{outcome.result}`"), ("event", f"`{event_name}`")]
     if outcome.image_tag:
         rows.append(("image tag", f"`{outcome.image_tag}`"))
@@ -176,7 +181,7 @@ def summary(outcome: Outcome, *, event_name: str, dry_run: bool) -> str:
         rows.append(("pull request", f"[#{outcome.pr_number}]({outcome.pr_url})"))
     lines += ["| | |", "| --- | --- |"] + [f"| {key} | {value} |" for key, value in rows]
     if outcome.details:
-        lines += ["", *[f"- {detail}" for detail in outcome.details]]
+        lines += ["", *[f"- {log_line(detail)}" for detail in outcome.details]]
     if outcome.diff:
         lines += ["", "```diff", outcome.diff.rstrip("\n"), "```"]
     return "\n".join(lines) + "\n"
@@ -185,7 +190,13 @@ def summary(outcome: Outcome, *, event_name: str, dry_run: bool) -> str:
 def outcome_line(outcome: Outcome) -> str:
     """One line for the log: the result and its reason."""
     where = f" ({outcome.pr_url})" if outcome.pr_url else ""
-    return f"{outcome.result}: {outcome.reason}{where}"
+    return log_line(f"{outcome.result}: {outcome.reason}{where}")
+
+
+def log_line(text: str) -> str:
+    """Text for the job log on one line: a line break in outside text could otherwise start
+    a line with `::` and be read by the runner as a workflow command."""
+    return _CONTROL.sub(" ", text)
 
 
 # -- commands: promotions, rollbacks, holds ------------------------------------------------------
@@ -309,11 +320,12 @@ def hold_file(env: str, user: str, url: str, tag: str | None) -> bytes:
         f"# {env} is on hold: the CI bump leaves it alone while this file exists.",
         f"# Comment `/release {env}` to lift the hold (a PR that deletes this file).",
         f"environment: {env}",
-        f"held_by: {user}",
-        f'requested: "{url}"',
+        # JSON strings are YAML double-quoted scalars: no value can break out of its line.
+        f"held_by: {json.dumps(user)}",
+        f"requested: {json.dumps(url)}",
     ]
     if tag is not None:
-        lines.append(f'image_tag: "{tag}"')
+        lines.append(f"image_tag: {json.dumps(tag)}")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

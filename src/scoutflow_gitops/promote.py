@@ -165,6 +165,7 @@ def plan_command(
         data = files.get(env.values_file)
         if data is None:
             raise UserError(f"{env.values_file} does not exist on {state.default_branch}")
+        yamledit.check_values_file(data, path=env.values_file)
         new = yamledit.set_value_bytes(
             data, env.image_tag_key, target_.candidate, path=env.values_file
         )

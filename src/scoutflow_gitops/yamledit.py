@@ -21,6 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, StreamMark
 from ruamel.yaml.events import (
     AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
     DocumentStartEvent,
     MappingEndEvent,
     MappingStartEvent,
@@ -540,3 +542,54 @@ class _Locator:
             )
         offset = match.end() - key_end.index
         return StreamMark(self.path, match.end(), key_end.line, key_end.column + offset)
+
+
+# A Helm values file of ours is a few KiB; the largest public chart's is ~300 KiB.
+MAX_VALUES_BYTES = 256 * 1024
+# Nodes a document may expand to once aliases are followed: far above any real values file,
+# far below what a "billion laughs" bomb makes Helm and Argo CD try to build.
+MAX_EXPANDED_NODES = 200_000
+
+
+def check_values_file(data: bytes, *, path: str = "<file>") -> None:
+    """Refuse a values file that is too large, or whose aliases expand into a bomb.
+
+    The edit itself would be fine (it touches one scalar), but deploying such a file is not:
+    Helm would have to build every expanded node.
+    """
+    if len(data) > MAX_VALUES_BYTES:
+        raise LocatedError(path, 1, f"is larger than {MAX_VALUES_BYTES // 1024} KiB")
+    text = _decode(data, path)
+    sizes: dict[str, int] = {}
+    open_nodes: list[tuple[str | None, int]] = [(None, 0)]
+    try:
+        for event in YAML(typ="safe", pure=True).parse(text):
+            if isinstance(event, CollectionStartEvent):
+                open_nodes.append((event.anchor, 1))
+                continue
+            if isinstance(event, CollectionEndEvent):
+                anchor, size = open_nodes.pop()
+            elif isinstance(event, ScalarEvent):
+                anchor, size = event.anchor, 1
+            elif isinstance(event, AliasEvent):
+                anchor, size = None, sizes.get(str(event.anchor), 1)
+            else:
+                continue
+            if anchor is not None:
+                sizes[anchor] = size
+            parent_anchor, parent_size = open_nodes[-1]
+            open_nodes[-1] = (parent_anchor, parent_size + size)
+            if open_nodes[-1][1] > MAX_EXPANDED_NODES:
+                line = event.start_mark.line + 1 if event.start_mark else 1
+                raise LocatedError(
+                    path,
+                    line,
+                    f"its aliases expand to more than {MAX_EXPANDED_NODES:,} nodes "
+                    "(a YAML bomb?); Helm could not render it",
+                )
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise LocatedError(path, mark.line + 1 if mark else 1, "is not valid YAML") from None
+    except ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise LocatedError(path, line, f"is not valid YAML: {exc.reason}") from None
