@@ -48,6 +48,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/yaml_edit.py
 	$(BIN)/python bench/request_budget.py
+	$(BIN)/python bench/storm.py
 
 # Regenerate constraints.txt from a clean environment (needs the package registry).
 lock:

@@ -13,7 +13,13 @@ from typing import Protocol
 
 from scoutflow_gitops.config import MergeMode
 from scoutflow_gitops.model import FileChange, GitopsState, Outcome, PullRequest, Result
-from scoutflow_gitops.port import GitHost, PublishRequest, label_ids
+from scoutflow_gitops.port import (
+    ConflictError,
+    GitHost,
+    NotMergeableError,
+    PublishRequest,
+    label_ids,
+)
 
 
 class PullRequestPlan(Protocol):
@@ -61,6 +67,8 @@ def apply_plan(
     """Publish the plan's commit and PR, then merge as the plan says. ``what`` completes
     "PR #N opened to ..." in the outcome's reason."""
     pr, head_oid, created = _publish(plan, state, host, repository)
+    existing_labels = pr.labels if not created else frozenset()
+    has_reviewers = pr.has_review_requests and not created
     verb: Result = "opened" if created else "updated"
     outcome = Outcome(
         result=verb,
@@ -73,29 +81,50 @@ def apply_plan(
         details=notes,
     )
 
-    # Labels and reviewers go on a new PR only. With auto-merge, labels ride along in the same
-    # mutation when the repository has them all; otherwise one REST call creates and attaches
-    # them by name.
-    ids, all_known = label_ids(state.labels, plan.labels)
-    ride_along = created and plan.merge == "auto" and all_known
-    if created and plan.labels and not ride_along:
-        host.add_labels(repository, pr.number, plan.labels)
-    if created and (reviewers or team_reviewers):
+    # Labels and reviewers go on whenever the PR lacks them: on a new PR, and on one whose
+    # creation answer was lost (a retried job adopts it). With auto-merge, labels ride along in
+    # the same mutation when the repository has them all; otherwise one REST call creates and
+    # attaches them by name.
+    missing = tuple(label for label in plan.labels if label not in existing_labels)
+    ids, all_known = label_ids(state.labels, missing)
+    ride_along = bool(missing) and plan.merge == "auto" and all_known
+    if missing and not ride_along:
+        host.add_labels(repository, pr.number, missing)
+    if (reviewers or team_reviewers) and not has_reviewers:
         host.request_reviewers(repository, pr.number, reviewers, team_reviewers)
 
     if plan.merge == "none":
         return outcome
-    if plan.merge == "auto":
-        started = host.start_merge(pr, head_oid, ids if ride_along else ())
-        if started == "auto-merge-enabled":
-            return replace(
-                outcome,
-                result="auto-merge-enabled",
-                reason=f"PR #{pr.number} {verb} to {what}; GitHub merges it when its required "
-                "checks pass",
-            )
-    host.merge(pr, head_oid)
+    try:
+        if plan.merge == "auto":
+            started = host.start_merge(pr, head_oid, ids if ride_along else ())
+            if started == "auto-merge-enabled":
+                return replace(
+                    outcome,
+                    result="auto-merge-enabled",
+                    reason=f"PR #{pr.number} {verb} to {what}; GitHub merges it when its "
+                    "required checks pass",
+                )
+        host.merge(pr, head_oid)
+    except NotMergeableError:
+        if not _merged_anyway(host, pr, head_oid):
+            raise
     return replace(outcome, result="merged", reason=f"PR #{pr.number} squash-merged to {what}")
+
+
+def _merged_anyway(host: GitHost, pr: PullRequest, head_oid: str) -> bool:
+    """After GitHub refused to merge, look at the PR once.
+
+    Merged at our head: our own merge landed and only its answer was lost, so it is done.
+    Moved, closed, or merged at another head: a concurrent job got there first, so read
+    everything again and decide afresh. Still open at our head: really not mergeable.
+    """
+    now = host.read_pull_request(pr.id)
+    if now is not None and now.state == "MERGED" and now.head_oid == head_oid:
+        return True
+    if now is None or now.state != "OPEN" or now.head_oid != head_oid:
+        raise ConflictError(f"PR #{pr.number} changed while it was being merged")
+    return False
 
 
 def _publish(

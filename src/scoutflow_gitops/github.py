@@ -44,7 +44,10 @@ ZERO_OID = "0" * 40
 USER_AGENT = "scoutflow-gitops"
 # Transient server errors are retried with backoff on idempotent requests.
 
-_PR_FIELDS = "id number url headRefName headRefOid title body"
+_PR_FIELDS = (
+    "id number url headRefName headRefOid title body state labels(first: 50) { nodes { name } } "
+    "reviewRequests(first: 1) { totalCount }"
+)
 _COMMIT_FIELDS = "oid messageHeadline url author { name user { login } }"
 
 STATE_QUERY = f"""
@@ -58,7 +61,7 @@ query GitopsState($owner: String!, $name: String!, $configPath: String!, $holds:
       target {{
         oid
         ... on Commit {{
-          config: file(path: $configPath) {{ object {{ ... on Blob {{ text }} }} }}
+          config: file(path: $configPath) {{ object {{ ... on Blob {{ text isBinary }} }} }}
           holds: file(path: $holds) {{ object {{ ... on Tree {{ entries {{ name }} }} }} }}
         }}
       }}
@@ -74,21 +77,32 @@ query GitopsState($owner: String!, $name: String!, $configPath: String!, $holds:
 }}
 """
 
-PUBLISH_MUTATION = """
-mutation Publish($refs: UpdateRefsInput!, $commit: CreateCommitOnBranchInput!%(pr_var)s) {
+# A new PR is created in the same document as its commit (a branch that does not exist makes
+# createPullRequest fail too). An existing PR is only updated in a second request, once the
+# commit's answer shows the PR is still open: merging a PR does not move its branch, so the
+# branch's compare-and-swap alone cannot tell that a concurrent job merged it meanwhile.
+PUBLISH_NEW_MUTATION = f"""
+mutation Publish($refs: UpdateRefsInput!, $commit: CreateCommitOnBranchInput!,
+                 $pr: CreatePullRequestInput!) {{
+  updateRefs(input: $refs) {{ clientMutationId }}
+  createCommitOnBranch(input: $commit) {{ commit {{ oid }} }}
+  createPullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} }} }}
+}}
+"""
+PUBLISH_ONTO_PR_MUTATION = """
+mutation Publish($refs: UpdateRefsInput!, $commit: CreateCommitOnBranchInput!) {
   updateRefs(input: $refs) { clientMutationId }
-  createCommitOnBranch(input: $commit) { commit { oid } }
-  %(pr_field)s
+  createCommitOnBranch(input: $commit) {
+    commit { oid }
+    ref { associatedPullRequests(states: OPEN, first: 5) { nodes { id } } }
+  }
 }
 """
-_CREATE_PR = (
-    ", $pr: CreatePullRequestInput!",
-    f"createPullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} }} }}",
-)
-_UPDATE_PR = (
-    ", $pr: UpdatePullRequestInput!",
-    f"updatePullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} }} }}",
-)
+UPDATE_PR_MUTATION = f"""
+mutation UpdatePullRequest($pr: UpdatePullRequestInput!) {{
+  updatePullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} }} }}
+}}
+"""
 
 AUTO_MERGE_MUTATION = """
 mutation StartMerge($merge: EnablePullRequestAutoMergeInput!, $labels: AddLabelsToLabelableInput!) {
@@ -221,6 +235,11 @@ class GitHubHost:
             raise UserError(f"repository {repository} has no default branch yet")
         target = default["target"]
         config = (target.get("config") or {}).get("object") or {}
+        if config.get("isBinary"):
+            raise UserError(
+                f"{config_path} in {repository} is a binary file, not YAML",
+                "commit the pipeline config as UTF-8 text",
+            )
         hold_entries = ((target.get("holds") or {}).get("object") or {}).get("entries") or []
         branches = tuple(
             BotBranch(
@@ -423,6 +442,15 @@ class GitHubHost:
             result[path] = tuple(_file_version(node) for node in nodes)
         return result
 
+    def read_pull_request(self, pull_request_id: str) -> PullRequest | None:
+        query = (
+            "query PullRequest($id: ID!) { node(id: $id) { ... on PullRequest { "
+            f"{_PR_FIELDS} }} }} }}"
+        )
+        data = self._graphql(query, {"id": pull_request_id})
+        node = data.get("node")
+        return _pr(node) if node else None
+
     # -- writes ------------------------------------------------------------------------------
 
     def react(self, repository: str, comment_id: int, content: str) -> None:
@@ -508,8 +536,8 @@ class GitHubHost:
                 },
             },
         }
-        if request.pull_request is None:
-            pr_var, pr_field = _CREATE_PR
+        existing = request.pull_request
+        if existing is None:
             variables["pr"] = {
                 "repositoryId": request.repository_id,
                 "baseRefName": request.base_branch,
@@ -517,25 +545,27 @@ class GitHubHost:
                 "title": request.title,
                 "body": request.body,
             }
-        else:
-            pr_var, pr_field = _UPDATE_PR
-            variables["pr"] = {
-                "pullRequestId": request.pull_request.id,
-                "title": request.title,
-                "body": request.body,
-            }
-        mutation = PUBLISH_MUTATION % {"pr_var": pr_var, "pr_field": pr_field}
-        data, errors = self._graphql_partial(mutation, variables)
-        commit = (data.get("createCommitOnBranch") or {}).get("commit")
-        pr_payload = data.get("createPullRequest") or data.get("updatePullRequest") or {}
-        pr_node = pr_payload.get("pullRequest")
-        if errors or commit is None or pr_node is None:
-            raise ConflictError("; ".join(errors) or "the branch or pull request moved")
-        return Published(
-            pull_request=_pr(pr_node),
-            commit_oid=commit["oid"],
-            created=request.pull_request is None,
-        )
+            data, errors = self._graphql_partial(PUBLISH_NEW_MUTATION, variables)
+            commit = (data.get("createCommitOnBranch") or {}).get("commit")
+            pr_node = (data.get("createPullRequest") or {}).get("pullRequest")
+            if errors or commit is None or pr_node is None:
+                raise ConflictError("; ".join(errors) or "the branch moved")
+            return Published(_pr(pr_node), commit["oid"], created=True)
+
+        data, errors = self._graphql_partial(PUBLISH_ONTO_PR_MUTATION, variables)
+        result = data.get("createCommitOnBranch") or {}
+        commit = result.get("commit")
+        open_prs = ((result.get("ref") or {}).get("associatedPullRequests") or {}).get("nodes")
+        if errors or commit is None:
+            raise ConflictError("; ".join(errors) or "the branch moved")
+        if existing.id not in {node["id"] for node in open_prs or []}:
+            raise ConflictError(f"PR #{existing.number} was merged or closed meanwhile")
+        update = {"pullRequestId": existing.id, "title": request.title, "body": request.body}
+        data, errors = self._graphql_partial(UPDATE_PR_MUTATION, {"pr": update})
+        pr_node = (data.get("updatePullRequest") or {}).get("pullRequest")
+        if errors or pr_node is None:
+            raise ConflictError("; ".join(errors) or f"PR #{existing.number} could not be updated")
+        return Published(_pr(pr_node), commit["oid"], created=False)
 
     def start_merge(
         self, pull_request: PullRequest, head_oid: str, label_ids: Sequence[str]
@@ -627,7 +657,8 @@ class GitHubHost:
                         Failure(exc.status, dict(exc.headers or {}), _message(exc))
                     ) from exc
                 raise
-            except requests.RequestException as exc:
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                # No answer at all; anything else requests raises is our own mistake.
                 raise RetryableError(Failure(None, {}, type(exc).__name__)) from exc
 
         return self._retrier.run(doing, once)
@@ -695,6 +726,7 @@ def _first_pr(nodes: Sequence[Mapping[str, Any]]) -> PullRequest | None:
 
 
 def _pr(node: Mapping[str, Any]) -> PullRequest:
+    labels = (node.get("labels") or {}).get("nodes") or []
     return PullRequest(
         id=node["id"],
         number=int(node["number"]),
@@ -702,6 +734,9 @@ def _pr(node: Mapping[str, Any]) -> PullRequest:
         head_oid=node["headRefOid"],
         title=node["title"],
         body=node["body"],
+        state=str(node.get("state") or "OPEN"),
+        labels=frozenset(str(label["name"]) for label in labels),
+        has_review_requests=bool((node.get("reviewRequests") or {}).get("totalCount")),
     )
 
 
@@ -732,7 +767,11 @@ def _retryable(exc: GithubException) -> bool:
 
 def _message(exc: GithubException) -> str:
     data = exc.data if isinstance(exc.data, dict) else {}
-    return str(data.get("message") or exc.status)
+    errors = data.get("errors")
+    if not data.get("message") and isinstance(errors, list) and errors:
+        first = errors[0]
+        return str(first.get("message") if isinstance(first, dict) else first)
+    return str(data.get("message") or f"HTTP {exc.status}")
 
 
 def _api_error(doing: str, exc: GithubException) -> UserError:

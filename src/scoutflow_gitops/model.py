@@ -68,6 +68,9 @@ class PullRequest:
     head_oid: str
     title: str
     body: str
+    state: str = "OPEN"
+    labels: frozenset[str] = frozenset()
+    has_review_requests: bool = False
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,10 @@ class GitHost(Protocol):
         """Each path's versions on the history of ``revision``, newest first."""
         ...
 
+    def read_pull_request(self, pull_request_id: str) -> PullRequest | None:
+        """The PR as GitHub has it now (state, head, labels); used after a refused merge."""
+        ...
+
     def react(self, repository: str, comment_id: int, content: str) -> None: ...
 
     def reply(self, repository: str, issue_number: int, body: str) -> str:

@@ -54,8 +54,12 @@ def wait_for(
     if headers.get("x-ratelimit-remaining") == "0" and failure.status in (403, 429):
         reset = _number(headers.get("x-ratelimit-reset"))
         return max((reset or now) - now, 0.0) + 1.0
-    secondary = "secondary rate limit" in failure.message.lower()
-    if failure.status is None or failure.status in SERVER_ERRORS or secondary:
+    if failure.status in (403, 429) and (
+        failure.status == 429 or "secondary rate limit" in failure.message.lower()
+    ):
+        # GitHub: with neither header, wait at least a minute before the next try.
+        return max(60.0, policy.base_seconds * 2.0**attempt)
+    if failure.status is None or failure.status in SERVER_ERRORS:
         backoff: float = policy.base_seconds * 2.0**attempt
         return min(policy.max_seconds, backoff * (0.5 + jitter))
     return None
@@ -106,8 +110,10 @@ class Retrier:
                         f"GitHub kept failing while {doing} "
                         f"({exc.failure.status or 'no answer'}: {exc}); gave up after "
                         f"{attempt} attempt{'s' if attempt != 1 else ''}",
-                        "nothing was left half-done; re-run the job"
-                        + (f" after {int(wait)} s (rate limit)" if wait and wait > left else ""),
+                        "re-run the job"
+                        + (f" after {int(wait)} s (rate limit)" if wait and wait > left else "")
+                        + ": every write is guarded, so the next run repairs whatever this one "
+                        "left unfinished",
                     ) from None
                 self.retries += 1
                 self.sleep(wait)

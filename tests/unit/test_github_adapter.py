@@ -281,7 +281,9 @@ def test_a_malformed_private_key_is_a_clear_error() -> None:
         (Failure(None), 1, (1.0, 3.0)),
         (Failure(429, {"Retry-After": "3"}), 5, (3.0, 3.0)),
         (Failure(403, {"retry-after": "0"}), 0, (0.0, 0.0)),
-        (Failure(403, {}, "You have exceeded a secondary rate limit"), 0, (0.5, 1.5)),
+        # GitHub: a secondary limit with neither header means waiting at least a minute.
+        (Failure(403, {}, "You have exceeded a secondary rate limit"), 0, (60.0, 60.0)),
+        (Failure(429), 0, (60.0, 60.0)),
         (Failure(422), 0, None),
         (Failure(403, {}, "Resource not accessible by integration"), 0, None),
     ],
