@@ -241,3 +241,38 @@ def test_every_real_workflow_run_example_gets_a_clear_outcome(
     assert run.result in {"skipped", "blocked"}
     assert run.outputs["reason"]
     assert run.requests == ()
+
+
+def test_a_leftover_branch_without_a_pr_is_reset_and_used(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """Half-done state: the bump branch exists (stale, on an older main) but has no PR."""
+    live = live_sandbox
+    with live.sandbox.lock:
+        repo = live.sandbox.repo(GITOPS)
+        main = live.sandbox.branch_head(repo, "main")
+        stale = repo.git.commit_info(main).parents[0]
+        live.sandbox.create_ref(repo, "refs/heads/scoutflow-gitops/bump-dev-stage", stale)
+    sha = new_app_commit(live)
+    assert finish_ci(live, tmp_path, sha)[-1] == "merged"
+    (pr,) = bump_pulls(live)
+    assert live.sandbox.repo(GITOPS).git.commit_info(pr.pull.head_sha).parents == (main,)
+    assert tag_on_main(live, "dev") == tag_on_main(live, "stage") == sha
+
+
+def test_an_open_pr_on_a_branch_behind_main_is_rebuilt_on_the_new_main(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """Half-done state: main moved on (someone edited the repo) under an open bump PR."""
+    live = live_sandbox
+    _set_merge(live, "none")
+    first = new_app_commit(live, "First")
+    assert finish_ci(live, tmp_path, first)[-1] == "opened"
+    push_commit(live.sandbox, GITOPS, {"docs/notes.md": "A note\n"}, message="Add a note")
+    second = new_app_commit(live, "Second")
+    assert finish_ci(live, tmp_path, second)[-1] == "updated"
+    (pr,) = bump_pulls(live)
+    repo = live.sandbox.repo(GITOPS)
+    head = repo.git.commit_info(pr.pull.head_sha)
+    assert head.parents == (live.sandbox.branch_head(repo, "main"),)
+    assert "docs/notes.md" in repo.git.flat_tree(head.tree)
