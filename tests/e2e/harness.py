@@ -22,6 +22,31 @@ TOKEN = "ghs_e2eTOKENthatMustNeverBePrinted000"
 BotRun = JobResult
 
 
+def start_job(
+    live: LiveSandbox,
+    tmp_path: Path,
+    payload: Mapping[str, Any] | str,
+    *,
+    event_name: str = "workflow_run",
+    dry_run: bool = False,
+    extra_env: Mapping[str, str] | None = None,
+    token: str = TOKEN,
+) -> JobResult:
+    """One job of the real entrypoint against the simulator, its files under tmp_path, with
+    no assertion made (a hostile case states its own expectations)."""
+    return run_job(
+        live.url,
+        event_name,
+        payload,
+        sandbox=live.sandbox,
+        dry_run=dry_run,
+        extra_env=extra_env,
+        gitops_repository=GITOPS,
+        token=token,
+        workdir=tmp_path / f"job{len(list(tmp_path.glob('job*')))}",
+    )
+
+
 def run_bot(
     live: LiveSandbox,
     tmp_path: Path,
@@ -31,26 +56,24 @@ def run_bot(
     dry_run: bool = False,
     extra_env: Mapping[str, str] | None = None,
 ) -> BotRun:
-    """One job: the runner's environment, the real entrypoint, what it left behind."""
-    work = tmp_path / f"job{len(list(tmp_path.glob('job*')))}"
-    run = run_job(
-        live.url,
-        event_name,
-        payload,
-        sandbox=live.sandbox,
-        dry_run=dry_run,
-        extra_env=extra_env,
-        gitops_repository=GITOPS,
-        token=TOKEN,
-        workdir=work,
+    """One job that must neither leak the token nor crash."""
+    run = start_job(
+        live, tmp_path, payload, event_name=event_name, dry_run=dry_run, extra_env=extra_env
     )
-    output_text = (work / "output").read_text() if (work / "output").exists() else ""
-    produced = (run.stdout, run.stderr, run.summary, output_text, json.dumps(run.requests))
+    output_file = run_output_file(tmp_path)
+    produced = (run.stdout, run.stderr, run.summary, output_file, json.dumps(run.requests))
     for text in produced:
         assert TOKEN not in text.replace(f"::add-mask::{TOKEN}", ""), "token leaked"
     # The runner would show a crash as exit status 1; a test wants the traceback itself.
     assert "Traceback (most recent call last)" not in run.stderr, run.stderr
     return run
+
+
+def run_output_file(tmp_path: Path) -> str:
+    """The GITHUB_OUTPUT file of the latest job, as the runner would read it."""
+    jobs = sorted(tmp_path.glob("job*"), key=lambda path: int(path.name[3:]))
+    output = jobs[-1] / "output" if jobs else None
+    return output.read_text() if output is not None and output.exists() else ""
 
 
 def new_app_commit(live: LiveSandbox, message: str = "Add shot charts") -> str:

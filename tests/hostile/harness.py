@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from scoutflow_gitops.sandbox.control import finish_workflow_run, push_commit
-from scoutflow_gitops.sandbox.driver import JobResult, run_job
+from scoutflow_gitops.sandbox.driver import JobResult
+from tests.e2e.harness import start_job
 from tests.sandbox.fixtures import LiveSandbox
 
 APP = "omerbh7/scoutflow-app"
@@ -41,17 +42,14 @@ def run(
     dry_run: bool = False,
 ) -> JobResult:
     """One job of the real entrypoint against the simulator; its files stay under tmp_path."""
-    work = tmp_path / f"job{len(list(tmp_path.glob('job*')))}"
-    return run_job(
-        live.url,
-        event_name,
+    return start_job(
+        live,
+        tmp_path,
         payload,
-        sandbox=live.sandbox,
+        event_name=event_name,
         dry_run=dry_run,
         extra_env=extra_env,
-        gitops_repository=GITOPS,
         token=token,
-        workdir=work,
     )
 
 
