@@ -294,10 +294,9 @@ def _command_once(
             return _refused(command, refusal)
         runs = host.list_workflow_runs(config.source.repository, target.candidate)
         verdict, _passed = bump.assess_runs(config, target.candidate, runs)
-        if verdict is not None:
-            return _refused(
-                command, gates.Refusal("ci", verdict.reason, "wait for CI, or re-run it")
-            )
+        refusal = gates.ci_gate(target.candidate, verdict.reason if verdict else None)
+        if refusal is not None:
+            return _refused(command, refusal)
         if target.current is not None:
             # A promotion lists what it brings; a rollback lists what it takes back.
             base, head = (

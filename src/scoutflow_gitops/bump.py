@@ -67,11 +67,6 @@ class BumpPlan:
     labels: tuple[str, ...]
     notes: tuple[str, ...]
 
-    @property
-    def needs_commit(self) -> bool:
-        """False when the open PR already carries exactly these edits (only merging is left)."""
-        return bool(self.changes)
-
 
 def prescreen(event: WorkflowRunEvent) -> Outcome | None:
     """Outcomes decided by the payload alone, before any request."""

@@ -101,7 +101,7 @@ def ci_gate(candidate: str, failing: str | None) -> Refusal | None:
         return None
     return Refusal(
         "ci",
-        f"{candidate[:7]} no longer has every required workflow green: {failing}",
+        f"not every required workflow is green for {candidate[:7]}: {failing}",
         "re-run or fix the failing workflow, or promote a commit whose CI passed",
     )
 

@@ -22,8 +22,6 @@ Result = Literal[
     "skipped",
     "refused",
 ]
-# Policy outcomes end the job successfully; only bad input or a failure exits non-zero.
-POLICY_RESULTS: frozenset[str] = frozenset({"noop", "waiting", "blocked", "skipped", "refused"})
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,3 @@ class Outcome:
     pr_url: str = ""
     diff: str = ""
     details: tuple[str, ...] = field(default=())
-
-    @property
-    def is_policy(self) -> bool:
-        return self.result in POLICY_RESULTS

@@ -288,7 +288,7 @@ def test_an_open_pr_with_the_same_bytes_needs_no_new_commit() -> None:
     carried = {change.path: change.contents for change in first.changes}
     again = plan({DEPLOYED: "ahead"}, branch_files=carried, gitops=state(pr=_open_pr()))
     assert isinstance(again, bump.BumpPlan)
-    assert not again.needs_commit
+    assert not again.changes, "only merging is left"
     assert again.existing_pr == _open_pr()
 
 
@@ -314,7 +314,7 @@ def test_an_older_open_pr_is_updated_and_marked_superseded() -> None:
         {DEPLOYED: "ahead", NEWER_PR_TAG: "ahead"}, branch_files=older, gitops=state(pr=pr)
     )
     assert isinstance(result, bump.BumpPlan)
-    assert result.needs_commit and result.existing_pr == pr
+    assert result.changes and result.existing_pr == pr
     assert f"Supersedes `{NEWER_PR_TAG[:7]}`" in result.body
 
 
