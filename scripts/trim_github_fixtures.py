@@ -91,6 +91,8 @@ REST_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "get"),
     ("/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", "post"),
     ("/repos/{owner}/{repo}/collaborators/{username}/permission", "get"),
+    ("/repos/{owner}/{repo}/installation", "get"),
+    ("/app/installations/{installation_id}/access_tokens", "post"),
     ("/repos/{owner}/{repo}/actions/runs", "get"),
     ("/repos/{owner}/{repo}/actions/runs/{run_id}", "get"),
     ("/repos/{owner}/{repo}/actions/workflows/{workflow_id}", "get"),

@@ -196,6 +196,9 @@ def test_a_token_with_a_line_break_is_an_input_error_naming_the_token(
 # -- the GitHub App private key ------------------------------------------------------------------
 
 
+NOT_INSTALLED = "omerbh7/not-installed"
+
+
 def test_an_app_key_is_masked_first_and_never_shown_when_minting_fails(
     live_sandbox: LiveSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_key: str
 ) -> None:
@@ -206,9 +209,13 @@ def test_an_app_key_is_masked_first_and_never_shown_when_minting_fails(
         tmp_path,
         payload,
         token="",
-        extra_env={"INPUT_APP_ID": "424242", "INPUT_PRIVATE_KEY": private_key},
+        extra_env={
+            "INPUT_APP_ID": "424242",
+            "INPUT_PRIVATE_KEY": private_key,
+            "INPUT_GITOPS_REPOSITORY": NOT_INSTALLED,
+        },
     )
-    # The simulator has no App installations: GitHub's 404 for the installation lookup.
+    # The App is not installed on that repository: GitHub's 404 for the installation lookup.
     assert_input_error(job, "could not mint an installation token", requests=None)
     assert job.writes == ()
     lines = secret_lines(private_key)
@@ -225,14 +232,18 @@ def test_an_app_key_is_masked_first_and_never_shown_when_minting_fails(
     assert not [line for line in shown if "eyJ" in line]
 
     code, log = interleaved_run(
-        live, tmp_path, monkeypatch, payload, app_id="424242", private_key=private_key
+        live,
+        tmp_path,
+        monkeypatch,
+        payload,
+        app_id="424242",
+        private_key=private_key,
+        gitops_repository=NOT_INSTALLED,
     )
     assert code == 1 and TRACEBACK not in log
     assert_masks_first(log, *lines)
     for line in lines:
         assert_never_shown(line, [log])
-    # The installation lookup is not in the trimmed API description the fixture checks.
-    live.sandbox.clear_requests()
 
 
 def test_a_broken_app_key_is_a_clear_error_that_shows_no_key_material(

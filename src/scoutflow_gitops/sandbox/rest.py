@@ -8,13 +8,13 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from scoutflow_gitops.sandbox.gitstore import TREE_MODE, FileEntry, GitError, Signature
 from scoutflow_gitops.sandbox.model import Issue, Repo, SandboxError, not_found
-from scoutflow_gitops.sandbox.shapes import JSON, Shapes
+from scoutflow_gitops.sandbox.shapes import JSON, Shapes, iso
 from scoutflow_gitops.sandbox.state import Sandbox, validation_failed
 
 
@@ -165,6 +165,66 @@ def _parse_time(value: str) -> datetime:
 
 
 # -- installation and repositories ---------------------------------------------------------
+
+
+# The bot's GitHub App: one installation per account, covering every repository it owns.
+SANDBOX_APP_ID = 1
+SANDBOX_APP_SLUG = "scoutflow-gitops"
+
+
+@route("GET", "/repos/{owner}/{repo}/installation")
+def repo_installation(call: Call) -> Reply:
+    repo = call.repo
+    owner = repo.owner
+    base = call.shapes.base
+    body: JSON = {
+        "id": owner.id,
+        "app_id": SANDBOX_APP_ID,
+        "app_slug": SANDBOX_APP_SLUG,
+        "target_id": owner.id,
+        "target_type": "User",
+        "single_file_name": None,
+        "repository_selection": "all",
+        "access_tokens_url": f"{base}/app/installations/{owner.id}/access_tokens",
+        "html_url": f"{base}/settings/installations/{owner.id}",
+        "repositories_url": f"{base}/installation/repositories",
+        "events": ["issue_comment", "workflow_run"],
+        "account": call.shapes.user(owner),
+        "permissions": {"contents": "write", "pull_requests": "write", "issues": "write"},
+        "created_at": iso(repo.created_at),
+        "updated_at": iso(repo.created_at),
+        "suspended_by": None,
+        "suspended_at": None,
+    }
+    return Reply(200, body)
+
+
+@route("POST", "/app/installations/{installation_id}/access_tokens")
+def create_installation_token(call: Call) -> Reply:
+    """An installation token for the named repositories (all of them must exist)."""
+    body = call.body if isinstance(call.body, dict) else {}
+    names = body.get("repositories") or []
+    owner = next(
+        (
+            user
+            for user in call.sandbox.users.values()
+            if str(user.id) == call.params["installation_id"]
+        ),
+        None,
+    )
+    if owner is None:
+        raise not_found()
+    repos = [call.sandbox.repo(f"{owner.login}/{name}") for name in names]
+    token = f"ghs_sandbox{call.sandbox.next_id('installation-token'):030d}"
+    expires = call.sandbox.clock.now() + timedelta(hours=1)
+    answer: JSON = {
+        "token": token,
+        "expires_at": iso(expires),
+        "permissions": {"contents": "write", "pull_requests": "write", "issues": "write"},
+        "repository_selection": "selected" if repos else "all",
+        "repositories": [call.shapes.repo_short(repo) for repo in repos],
+    }
+    return Reply(201, answer)
 
 
 @route("GET", "/installation/repositories")

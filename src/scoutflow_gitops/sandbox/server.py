@@ -101,6 +101,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not is_control:
             # A dropped connection is logged with status 0: the client got no answer at all.
             status, answer = (0, None) if reply is None else (reply.status, reply.body)
+            if isinstance(answer, dict) and "token" in answer:
+                # A minted installation token is a credential: the log never holds it.
+                answer = {**answer, "token": "[redacted]"}
             sandbox.record(RequestRecord(self.command, path, parts.query, status, body, answer))
         if reply is None:
             self.close_connection = True
