@@ -125,6 +125,16 @@ class RepoFiles:
             return None
         return parsed.documents[0], parsed.plain[0]
 
+    def environment_values(self) -> Iterator[tuple[Environment, Any, Any]]:
+        """Each configured environment with its values file as (round-trip tree, plain data);
+        nothing when the config does not load (CONFIG001 reports that)."""
+        if isinstance(self.config, LocatedError):
+            return
+        for env in self.config.environments:
+            loaded = self.document(env.values_file)
+            if loaded is not None:
+                yield env, *loaded
+
 
 def is_yaml(path: str) -> bool:
     return path.endswith(YAML_SUFFIXES)
@@ -296,15 +306,8 @@ def _values_validator(text: str | None) -> tuple[Draft202012Validator | None, li
 
 def check_image_tags(files: RepoFiles) -> list[Finding]:
     """TAG001: each environment's image tag is a full lowercase commit SHA, stored as a string."""
-    config = files.config
-    if isinstance(config, LocatedError):
-        return []
     findings: list[Finding] = []
-    for env in config.environments:
-        loaded = files.document(env.values_file)
-        if loaded is None:
-            continue
-        tree, plain = loaded
+    for env, tree, plain in files.environment_values():
         parts = key_parts(env.image_tag_key)
         line = line_of(tree, parts)
         problem = _tag_problem(files.texts[env.values_file], plain, parts, env.image_tag_key)
@@ -605,15 +608,8 @@ def normalize_repo(url: str) -> str:
 
 def check_secret_names(files: RepoFiles) -> list[Finding]:
     """SECRET001: each environment reads its own database secret, scoutflow/<env>/database."""
-    config = files.config
-    if isinstance(config, LocatedError):
-        return []
     findings: list[Finding] = []
-    for env in config.environments:
-        loaded = files.document(env.values_file)
-        if loaded is None:
-            continue
-        tree, plain = loaded
+    for env, tree, plain in files.environment_values():
         parts = ["externalSecrets", "secretName"]
         name = lookup(plain, parts)
         expected = f"scoutflow/{env.name}/database"
