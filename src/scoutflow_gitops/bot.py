@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scoutflow_gitops import bump, commands, gates, messages, promote
-from scoutflow_gitops.apply import apply_plan
+from scoutflow_gitops.apply import PullRequestPlan, apply_plan
 from scoutflow_gitops.commands import Command
 from scoutflow_gitops.config import PERMISSION_RANK, Gate, PipelineConfig, load_config
 from scoutflow_gitops.errors import UserError
@@ -50,11 +50,16 @@ def bump_to(
     host: GitHost,
     settings: Settings,
     screen: Callable[[PipelineConfig], Outcome | None] = lambda _config: None,
+    state: GitopsState | None = None,
 ) -> Outcome:
-    """Move the environments that follow CI to ``candidate`` when every rule allows it."""
+    """Move the environments that follow CI to ``candidate`` when every rule allows it.
+
+    ``state``, when the caller has just read it, saves the first read.
+    """
     passed: tuple[WorkflowRun, ...] | None = None
     for _attempt in range(settings.max_attempts):
-        state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
+        if state is None:
+            state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
         config = _config(state, settings)
         screened = screen(config)
         if screened is not None:
@@ -68,30 +73,19 @@ def bump_to(
         if isinstance(decision, Outcome):
             return decision
         envs = tuple(change.name for change in decision.environments)
-        if settings.dry_run:
-            return _dry_run(
-                decision.existing_pr is None,
-                decision.branch,
-                decision.diff,
-                f"deploy {candidate[:7]} to {', '.join(envs)}",
-                candidate,
-                envs,
-                decision.notes,
-                decision.merge,
-            )
-        try:
-            return apply_plan(
-                decision,
-                state,
-                host,
-                settings.gitops_repository,
-                what=f"deploy {candidate[:7]} to {', '.join(envs)}",
-                image_tag=candidate,
-                environments=envs,
-                notes=decision.notes,
-            )
-        except ConflictError:
-            continue  # the branch, its PR or the default branch moved: read again
+        outcome = _carry_out(
+            decision,
+            state,
+            host,
+            settings,
+            what=f"deploy {candidate[:7]} to {', '.join(envs)}",
+            image_tag=candidate,
+            environments=envs,
+            notes=decision.notes,
+        )
+        if outcome is not None:
+            return outcome
+        state = None  # the branch, its PR or the default branch moved: read again
     raise _gave_up(settings)
 
 
@@ -182,8 +176,8 @@ def handle_comment(event: CommentEvent, host: GitHost, settings: Settings) -> Ou
         return outcome
     if not settings.dry_run:
         talk.react("rocket")
-        gated = config.environment(command.environment or "")
-        app = f"scoutflow-{gated.name}" if gated and gated.gate else None
+        env = config.environment(command.environment or "")
+        app = env.argocd_app if env and env.gate else None
         talk.reply(messages.done_reply(outcome, command.text(), app))
     return outcome
 
@@ -248,7 +242,7 @@ def run_command(
         return _refused(command, refusal)
     if command.kind == "bump":
         assert command.sha is not None, "the dispatch parser always gives bump a SHA"
-        return bump_to(command.sha, host, settings)
+        return bump_to(command.sha, host, settings, state=state)
 
     for _attempt in range(settings.max_attempts):
         outcome = _command_once(command, request, host, settings, state, config)
@@ -321,11 +315,45 @@ def _command_once(
         request=request,
         server_url=settings.server_url,
     )
-    what = plan.title[0].lower() + plan.title[1:]
-    tag = plan.candidate or ""
+    return _carry_out(
+        plan,
+        state,
+        host,
+        settings,
+        what=plan.title[0].lower() + plan.title[1:],
+        image_tag=plan.candidate or "",
+        environments=(env.name,),
+        reviewers=plan.reviewers,
+        team_reviewers=plan.team_reviewers,
+    )
+
+
+def _carry_out(
+    plan: PullRequestPlan,
+    state: GitopsState,
+    host: GitHost,
+    settings: Settings,
+    *,
+    what: str,
+    image_tag: str,
+    environments: tuple[str, ...],
+    notes: tuple[str, ...] = (),
+    reviewers: tuple[str, ...] = (),
+    team_reviewers: tuple[str, ...] = (),
+) -> Outcome | None:
+    """Write the plan (or, in a dry run, say what would be written); ``None`` when a write
+    lost a race and the caller must read again."""
     if settings.dry_run:
-        return _dry_run(
-            plan.existing_pr is None, plan.branch, plan.diff, what, tag, (env.name,), (), plan.merge
+        new = plan.existing_pr is None
+        action = f"open a PR on {plan.branch}" if new else f"update the PR on {plan.branch}"
+        result: Result = "opened" if new else "updated"
+        return Outcome(
+            result=result,
+            reason=f"dry run: would {action} to {what} (merge: {plan.merge}); nothing was written",
+            image_tag=image_tag,
+            environments=environments,
+            diff=plan.diff,
+            details=notes,
         )
     try:
         return apply_plan(
@@ -334,10 +362,11 @@ def _command_once(
             host,
             settings.gitops_repository,
             what=what,
-            image_tag=tag,
-            environments=(env.name,),
-            reviewers=plan.reviewers,
-            team_reviewers=plan.team_reviewers,
+            image_tag=image_tag,
+            environments=environments,
+            notes=notes,
+            reviewers=reviewers,
+            team_reviewers=team_reviewers,
         )
     except ConflictError:
         return None
@@ -402,26 +431,4 @@ def _gave_up(settings: Settings) -> UserError:
         f"gave up after {settings.max_attempts} attempts: a branch kept moving under "
         "concurrent runs",
         "re-run the job; the next run starts from what GitHub has now",
-    )
-
-
-def _dry_run(
-    new: bool,
-    branch: str,
-    diff: str,
-    what: str,
-    image_tag: str,
-    envs: tuple[str, ...],
-    notes: tuple[str, ...],
-    merge: str,
-) -> Outcome:
-    result: Result = "opened" if new else "updated"
-    action = f"open a PR on {branch}" if new else f"update the PR on {branch}"
-    return Outcome(
-        result=result,
-        reason=f"dry run: would {action} to {what} (merge: {merge}); nothing was written",
-        image_tag=image_tag,
-        environments=envs,
-        diff=diff,
-        details=notes,
     )

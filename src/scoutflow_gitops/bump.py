@@ -176,10 +176,12 @@ def tags_to_relate(
 ) -> tuple[str, ...]:
     """Tags the candidate must be ordered against: what runs now, and what the open PR carries."""
     tags: list[str] = []
-    for env in _bumpable(config, state):
+    for env in config.ci_environments:
+        if env.name in state.holds:
+            continue
         for source in (files, branch_files):
-            tag = _read_tag(env, source.get(env.values_file))
-            if tag and SHA_RE.match(tag) and tag not in tags:
+            tag = tag_of(env, source.get(env.values_file))
+            if tag and tag not in tags:
                 tags.append(tag)
     return tuple(tags)
 
@@ -208,6 +210,7 @@ def plan_bump(
 ) -> BumpPlan | Outcome:
     short = candidate[:7]
     bumps: list[EnvBump] = []
+    merges: list[MergeMode] = []
     changes: list[FileChange] = []
     notes: list[str] = []
     refused: list[str] = []
@@ -252,6 +255,7 @@ def plan_bump(
             refused.append(exc.message)
             continue
         bumps.append(EnvBump(env.name, env.values_file, env.image_tag_key, deployed, candidate))
+        merges.append(env.merge)
         changes.append(FileChange(env.values_file, new_data))
 
     if not bumps:
@@ -281,10 +285,9 @@ def plan_bump(
                 pr_url=pr.url,
             )
 
-    bumped_envs = [config.environment(bump.name) for bump in bumps]
-    merge = max((env.merge for env in bumped_envs if env), key=lambda mode: MERGE_CAUTION[mode])
+    merge = max(merges, key=lambda mode: MERGE_CAUTION[mode])
     diff = yamledit.changes_diff(files, [(change.path, change.contents) for change in changes])
-    env_names = tuple(bump.name for bump in bumps)
+    title = messages.bump_title(candidate, tuple(bump.name for bump in bumps))
     if pr is not None and all(
         branch_files.get(change.path) == change.contents for change in changes
     ):
@@ -314,7 +317,7 @@ def plan_bump(
         passed_runs=tuple(passed_runs),
         diff=diff,
         notes=tuple(notes),
-        superseded=_superseded(pr),
+        superseded=messages.plan_candidate(pr.body) if pr else None,
         merge=merge,
         plan_json=plan_json,
     )
@@ -327,9 +330,9 @@ def plan_bump(
         base_oid=state.head_oid,
         branch_oid=branch.oid if branch is not None else None,
         existing_pr=pr,
-        title=messages.bump_title(candidate, env_names),
+        title=title,
         body=messages.bump_body(context),
-        commit_headline=messages.bump_title(candidate, env_names),
+        commit_headline=title,
         commit_body=messages.bump_commit_body(context),
         merge=merge,
         labels=config.bump.labels,
@@ -337,17 +340,15 @@ def plan_bump(
     )
 
 
-def _bumpable(config: PipelineConfig, state: GitopsState) -> list[Environment]:
-    return [env for env in config.ci_environments if env.name not in state.holds]
-
-
-def _read_tag(env: Environment, data: bytes | None) -> str | None:
+def tag_of(env: Environment, data: bytes | None) -> str | None:
+    """The environment's image tag in ``data`` when it is a full commit SHA, else ``None``."""
     if data is None:
         return None
     try:
-        return yamledit.get_value_bytes(data, env.image_tag_key, path=env.values_file)
+        tag = yamledit.get_value_bytes(data, env.image_tag_key, path=env.values_file)
     except UserError:
         return None
+    return tag if tag and SHA_RE.match(tag) else None
 
 
 def _newer_in_pr(
@@ -358,16 +359,10 @@ def _newer_in_pr(
 ) -> str | None:
     """The open PR's tag when it is newer than the candidate."""
     for env in config.ci_environments:
-        tag = _read_tag(env, branch_files.get(env.values_file))
+        tag = tag_of(env, branch_files.get(env.values_file))
         if tag and relations.get(tag) == "behind":
             return f"{tag[:7]} for {env.name}, which {short} does not contain"
     return None
-
-
-def _superseded(pr: PullRequest | None) -> str | None:
-    if pr is None:
-        return None
-    return messages.plan_candidate(pr.body)
 
 
 def _branch_name(state: GitopsState) -> str:

@@ -71,6 +71,13 @@ class Environment:
     merge: MergeMode
     gate: Gate | None
 
+    @property
+    def argocd_app(self) -> str | None:
+        """The Argo CD Application's name, taken from its manifest's file name."""
+        if self.application is None:
+            return None
+        return self.application.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
+
 
 @dataclass(frozen=True)
 class Bump:

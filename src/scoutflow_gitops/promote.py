@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from scoutflow_gitops import gates, messages, yamledit
+from scoutflow_gitops.bump import tag_of
 from scoutflow_gitops.commands import Command
 from scoutflow_gitops.config import (
     BOT_BRANCH_PREFIX,
@@ -20,7 +21,6 @@ from scoutflow_gitops.config import (
     PipelineConfig,
 )
 from scoutflow_gitops.errors import UserError
-from scoutflow_gitops.events import SHA_RE
 from scoutflow_gitops.model import Comparison, FileChange, FileVersion, GitopsState, PullRequest
 
 # How many changes of a values file the histories reach back; older tags cannot be targeted.
@@ -82,7 +82,7 @@ def history_paths(command: Command, config: PipelineConfig) -> tuple[str, ...]:
 def tags_of(env: Environment, versions: Sequence[FileVersion]) -> tuple[gates.TagPeriod, ...]:
     """An environment's tag periods, newest first, from its values file's history."""
     return gates.timeline(
-        [(v.commit, v.committed_at, _tag(env, v.text), v.pr_number, v.pr_url) for v in versions]
+        [(v.commit, v.committed_at, tag_of(env, v.text), v.pr_number, v.pr_url) for v in versions]
     )
 
 
@@ -93,7 +93,7 @@ def target(
     histories: Mapping[str, Sequence[FileVersion]],
 ) -> Target | gates.Refusal:
     env = _env(config, command.environment)
-    current = _tag(env, files.get(env.values_file))
+    current = tag_of(env, files.get(env.values_file))
     own = tags_of(env, histories.get(env.values_file, ()))
     source_periods: tuple[gates.TagPeriod, ...] = ()
     if env.gate is not None:
@@ -199,7 +199,7 @@ def plan_command(
         server_url=server_url,
         diff=diff,
         holds=env.follows_ci and command.kind == "rollback",
-        application=f"scoutflow-{env.name}" if env.gate else None,
+        application=env.argocd_app if env.gate else None,
     )
     existing = state.branch(branch)
     title = messages.command_title(context)
@@ -238,13 +238,3 @@ def _env(config: PipelineConfig, name: str | None) -> Environment:
     if env is None:
         raise UserError(f"unknown environment {name!r}")
     return env
-
-
-def _tag(env: Environment, data: bytes | None) -> str | None:
-    if data is None:
-        return None
-    try:
-        tag = yamledit.get_value_bytes(data, env.image_tag_key, path=env.values_file)
-    except UserError:
-        return None
-    return tag if tag and SHA_RE.match(tag) else None

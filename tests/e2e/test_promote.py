@@ -272,3 +272,19 @@ def test_manual_runs_use_the_same_gates_and_only_from_main(
     ok = dispatch(live, tmp_path, "release-manager", command="promote", environment="prod", sha=sha)
     assert ok.result == "opened"
     assert bump_pulls(live)[-1].title == f"Promote {sha[:7]} to prod"
+
+
+def test_a_manual_bump_deploys_a_green_commit_reading_the_state_once(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    sha = new_app_commit(live)
+    for name in CI:
+        ci_event(live, sha, name)  # CI passed; no bump job ran for it
+    run = dispatch(live, tmp_path, "release-manager", command="bump", sha=sha)
+    assert (run.exit_code, run.result) == (0, "merged")
+    assert tag_on_main(live, "dev") == tag_on_main(live, "stage") == sha
+    state_reads = [
+        r for r in run.requests if "GitopsState" in str((r.get("body") or {}).get("query", ""))
+    ]
+    assert len(state_reads) == 1
