@@ -234,6 +234,23 @@ class RepositoryView(View):
     def viewer_permission(self) -> str:
         return "WRITE"
 
+    # The repository's merge settings, as GitHub shows them to a token that can read it.
+    @property
+    def auto_merge_allowed(self) -> bool:
+        return self.repo.settings.allow_auto_merge
+
+    @property
+    def merge_commit_allowed(self) -> bool:
+        return self.repo.settings.allow_merge_commit
+
+    @property
+    def squash_merge_allowed(self) -> bool:
+        return self.repo.settings.allow_squash_merge
+
+    @property
+    def rebase_merge_allowed(self) -> bool:
+        return self.repo.settings.allow_rebase_merge
+
     @property
     def default_branch_ref(self) -> RefView | None:
         return self.ref(f"refs/heads/{self.repo.default_branch}")
