@@ -341,3 +341,7 @@ def _add_fault(call: ControlCall) -> Reply:
 def _clear_faults(call: ControlCall) -> Reply:
     faults.clear_faults(call.sandbox)
     return Reply(204)
+
+
+# Routes kept in their own modules register themselves on import.
+from scoutflow_gitops.sandbox import control_protection  # noqa: E402, F401

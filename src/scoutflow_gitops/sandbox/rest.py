@@ -797,3 +797,7 @@ def dispatch_workflow(call: Call) -> Reply:
         {str(k): str(v) for k, v in inputs.items()},
     )
     return Reply(204)
+
+
+# Routes kept in their own modules register themselves on import.
+from scoutflow_gitops.sandbox import rest_reviews  # noqa: E402, F401

@@ -12,6 +12,7 @@ import itertools
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from scoutflow_gitops.sandbox.access import Access
 from scoutflow_gitops.sandbox.gitstore import GitError, Signature, merge_trees
 from scoutflow_gitops.sandbox.model import (
     BOT_LOGIN,
@@ -76,6 +77,8 @@ class Sandbox:
         self.repos: dict[str, Repo] = {}
         self.bot = self._add_user(BOT_LOGIN, "Bot")
         self._requests: list[RequestRecord] = []
+        # Tokens and what each may reach (see ``access``).
+        self.access = Access()
 
     # -- identities ------------------------------------------------------------------------
 
