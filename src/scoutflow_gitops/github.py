@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
@@ -549,7 +550,7 @@ class GitHubHost:
             commit = (data.get("createCommitOnBranch") or {}).get("commit")
             pr_node = (data.get("createPullRequest") or {}).get("pullRequest")
             if errors or commit is None or pr_node is None:
-                raise ConflictError("; ".join(errors) or "the branch moved")
+                raise ConflictError("; ".join(map(str, errors)) or "the branch moved")
             return Published(_pr(pr_node), commit["oid"], created=True)
 
         data, errors = self._graphql_partial(PUBLISH_ONTO_PR_MUTATION, variables)
@@ -557,14 +558,16 @@ class GitHubHost:
         commit = result.get("commit")
         open_prs = ((result.get("ref") or {}).get("associatedPullRequests") or {}).get("nodes")
         if errors or commit is None:
-            raise ConflictError("; ".join(errors) or "the branch moved")
+            raise ConflictError("; ".join(map(str, errors)) or "the branch moved")
         if existing.id not in {node["id"] for node in open_prs or []}:
             raise ConflictError(f"PR #{existing.number} was merged or closed meanwhile")
         update = {"pullRequestId": existing.id, "title": request.title, "body": request.body}
         data, errors = self._graphql_partial(UPDATE_PR_MUTATION, {"pr": update})
         pr_node = (data.get("updatePullRequest") or {}).get("pullRequest")
         if errors or pr_node is None:
-            raise ConflictError("; ".join(errors) or f"PR #{existing.number} could not be updated")
+            raise ConflictError(
+                "; ".join(map(str, errors)) or f"PR #{existing.number} could not be updated"
+            )
         return Published(_pr(pr_node), commit["oid"], created=False)
 
     def start_merge(
@@ -585,9 +588,9 @@ class GitHubHost:
             data, errors = self._graphql_partial(AUTO_MERGE_ONLY_MUTATION, {"merge": merge})
         if data.get("enablePullRequestAutoMerge"):
             return "auto-merge-enabled"
-        if any(CLEAN_STATUS in error for error in errors):
+        if any(CLEAN_STATUS in error.message for error in errors):
             return "already-clean"
-        raise NotMergeableError("; ".join(errors) or "auto-merge was not enabled")
+        raise NotMergeableError("; ".join(map(str, errors)) or "auto-merge was not enabled")
 
     def merge(self, pull_request: PullRequest, head_oid: str) -> None:
         variables = {
@@ -600,7 +603,7 @@ class GitHubHost:
         data, errors = self._graphql_partial(MERGE_MUTATION, variables)
         if (data.get("mergePullRequest") or {}).get("pullRequest"):
             return
-        message = "; ".join(errors)
+        message = "; ".join(map(str, errors))
         if "head" in message.lower() and ("modified" in message.lower() or "oid" in message):
             raise ConflictError(message)
         raise NotMergeableError(message or "the pull request was not merged")
@@ -671,19 +674,19 @@ class GitHubHost:
     ) -> tuple[dict[str, Any], Mapping[str, str]]:
         data, errors, headers = self._graphql_call(query, variables)
         if errors:
-            raise UserError(f"GitHub GraphQL error: {'; '.join(errors)}")
+            raise UserError(f"GitHub GraphQL error: {'; '.join(map(str, errors))}")
         return data, headers
 
     def _graphql_partial(
         self, query: str, variables: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], list[str]]:
-        """GraphQL data and error messages; mutations in one document fail one by one."""
+    ) -> tuple[dict[str, Any], list[GraphQLProblem]]:
+        """GraphQL data and errors; mutations in one document fail one by one."""
         data, errors, _ = self._graphql_call(query, variables)
         return data, errors
 
     def _graphql_call(
         self, query: str, variables: Mapping[str, Any]
-    ) -> tuple[dict[str, Any], list[str], Mapping[str, str]]:
+    ) -> tuple[dict[str, Any], list[GraphQLProblem], Mapping[str, str]]:
         headers: Mapping[str, str] = {}
         try:
             headers, body = self._with_retries(
@@ -694,8 +697,38 @@ class GitHubHost:
             body = exc.data if isinstance(exc.data, dict) else {}
             if "errors" not in body:
                 raise _api_error("calling GitHub's GraphQL API", exc) from None
-        errors = [str(error.get("message", error)) for error in body.get("errors") or []]
-        return body.get("data") or {}, errors, headers
+        return body.get("data") or {}, _problems(body), headers
+
+
+@dataclass(frozen=True)
+class GraphQLProblem:
+    """One entry of a GraphQL answer's ``errors``: GitHub's ``type`` (``STALE_DATA``,
+    ``NOT_FOUND``, ``FORBIDDEN``, ``UNPROCESSABLE``, ``RATE_LIMITED``; empty when GitHub gave
+    none, as for a document that does not validate), its message, and the field path."""
+
+    type: str
+    message: str
+    path: tuple[str | int, ...] = ()
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _problems(body: Mapping[str, Any]) -> list[GraphQLProblem]:
+    found = []
+    for error in body.get("errors") or []:
+        if not isinstance(error, Mapping):
+            found.append(GraphQLProblem("", str(error)))
+            continue
+        path = error.get("path")
+        found.append(
+            GraphQLProblem(
+                type=str(error.get("type") or ""),
+                message=str(error.get("message", error)),
+                path=tuple(path) if isinstance(path, list) else (),
+            )
+        )
+    return found
 
 
 def _server_time(headers: Mapping[str, str]) -> datetime:
