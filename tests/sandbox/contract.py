@@ -207,12 +207,33 @@ def check_rest(record: RequestRecord) -> list[str]:
         schema = content["schema"]
     elif record.status in GENERIC_STATUSES:
         schema = {"$ref": f"#/components/schemas/{GENERIC_STATUSES[record.status]}"}
-    elif is_transient(record):
+    elif is_transient(record) or is_access_refusal(record):
         schema = _BASIC_ERROR
     else:
         return [*problems, f"{where}: status not documented for {operation.template}"]
     problems += [f"{where}: response {e}" for e in schema_errors(schema, record.response_body)]
     return problems
+
+
+# Refusals about access that GitHub gives to any operation, documented or not
+# (docs.github.com, "Troubleshooting the REST API"; docs/sandbox-rules.md rows 2a, 3a, 4, 7):
+# 401 for bad credentials, 404 for what the token may not see, 403 for a missing permission.
+ACCESS_MESSAGES = (
+    "Resource not accessible by integration",
+    "Resource not accessible by personal access token",
+    "Must have push access to view collaborator permission.",
+    "A JSON web token could not be decoded",
+)
+
+
+def is_access_refusal(record: RequestRecord) -> bool:
+    answer = record.response_body
+    message = answer.get("message") if isinstance(answer, dict) else None
+    return (
+        record.status == 401
+        or (record.status == 404 and message == "Not Found")
+        or (record.status == 403 and message in ACCESS_MESSAGES)
+    )
 
 
 def is_transient(record: RequestRecord) -> bool:
@@ -244,7 +265,7 @@ def check_graphql(record: RequestRecord) -> list[str]:
     answer = record.response_body
     if record.status == DROPPED:
         return []
-    if record.status != 200 and is_transient(record):
+    if record.status != 200 and (is_transient(record) or is_access_refusal(record)):
         error_form = (
             GRAPHQL_FAILURE if isinstance(answer, dict) and "errors" in answer else _BASIC_ERROR
         )

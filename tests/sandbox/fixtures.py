@@ -27,6 +27,9 @@ from scoutflow_gitops.sandbox import RunningServer, Sandbox, SeedInfo, seed_scou
 from tests.sandbox.contract import assert_contract
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The test client's token: the App's installation token for both repositories, acting as the
+# bot. Unlike a job's token it never expires, so a test may move the clock freely.
+CLIENT_TOKEN = "sandbox-token"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,12 @@ class LiveSandbox:
         """Call the control API (``path`` without the ``/_sandbox`` prefix)."""
         return requests.request(method, f"{self.url}/_sandbox{path}", json=json, timeout=10)
 
+    def as_user(self, login: str) -> Github:
+        """A PyGithub client with a personal access token of ``login`` (their roles, no more)."""
+        with self.sandbox.lock:
+            grant = self.sandbox.access.user_token(self.sandbox.user(login))
+        return github_client(self.url, token=grant.token)
+
     def graphql(self, query: str, variables: dict[str, object] | None = None) -> dict[str, object]:
         """POST /graphql with a token; the full answer, errors included."""
         response = requests.post(
@@ -56,7 +65,7 @@ class LiveSandbox:
         return answer
 
 
-def github_client(url: str, **options: object) -> Github:
+def github_client(url: str, token: str = CLIENT_TOKEN, **options: object) -> Github:
     """A PyGithub client for the sandbox, without PyGithub's client-side throttling.
 
     PyGithub waits 0.25 s between requests and 1 s between writes by default, to respect
@@ -64,7 +73,7 @@ def github_client(url: str, **options: object) -> Github:
     """
     return Github(
         base_url=url,
-        auth=Auth.Token("sandbox-token"),
+        auth=Auth.Token(token),
         retry=None,
         seconds_between_requests=None,
         seconds_between_writes=None,
@@ -72,10 +81,18 @@ def github_client(url: str, **options: object) -> Github:
     )
 
 
+def register_client_token(sandbox: Sandbox, token: str = CLIENT_TOKEN) -> None:
+    with sandbox.lock:
+        installation = next(iter(sandbox.access.installations.values()))
+        sandbox.access.revoke(token)
+        sandbox.access.mint(installation, sandbox.bot, None, None, None, token)
+
+
 @pytest.fixture
 def live_sandbox() -> Iterator[LiveSandbox]:
     sandbox = Sandbox()
     info = seed_scoutflow(sandbox, PROJECT_ROOT)
+    register_client_token(sandbox)
     server = serve(sandbox)
     github = github_client(server.url)
     try:

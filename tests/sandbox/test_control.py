@@ -66,7 +66,8 @@ def test_comment_payloads_open_an_issue_when_none_is_given(live_sandbox: LiveSan
 
 
 def test_dispatch_payloads_have_githubs_fields(live_sandbox: LiveSandbox) -> None:
-    app = live_sandbox.github.get_repo(live_sandbox.info.app_repo)
+    # Dispatching needs Actions write, which the bot's App does not have: the owner does it.
+    app = live_sandbox.as_user("omerbh7").get_repo(live_sandbox.info.app_repo)
     app.get_workflow("frontend-ci.yml").create_dispatch("main", {"reason": "demo"})
     payloads = live_sandbox.control("GET", f"/dispatches?repo={live_sandbox.info.app_repo}").json()
     assert len(payloads) == 1
@@ -160,12 +161,22 @@ def test_serve_prints_its_url_and_stops_cleanly_on_sigterm() -> None:
         url = process.stdout.readline().strip()
         try:
             assert url.startswith("http://127.0.0.1:")
+            lines = [process.stdout.readline().strip() for _ in range(3)]
+            token = lines[-1].rpartition(": ")[2]
+            assert token.startswith("ghp_"), lines
             response = requests.get(
+                f"{url}/repos/omerbh7/scoutflow-app",
+                headers={"Authorization": f"token {token}"},
+                timeout=5,
+            )
+            assert response.json()["full_name"] == "omerbh7/scoutflow-app"
+            unknown = requests.get(
                 f"{url}/repos/omerbh7/scoutflow-app",
                 headers={"Authorization": "token t"},
                 timeout=5,
             )
-            assert response.json()["full_name"] == "omerbh7/scoutflow-app"
+            assert unknown.status_code == 401
+            assert unknown.json()["message"] == "Bad credentials"
         finally:
             process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

@@ -187,9 +187,10 @@ def test_primary_rate_limits_count_down_to_a_reset_in_simulated_time(
     live_sandbox: LiveSandbox,
 ) -> None:
     live = live_sandbox
-    arm(live, path_regex="^/graphql$", status=403, rate_limit="primary", reset_after=90, times=2)
+    path = f"{REPO_PATH}/branches"
+    arm(live, path_regex="/branches$", status=403, rate_limit="primary", reset_after=90, times=2)
 
-    limited = api(live, "POST", "/graphql", {"query": "{ viewer { login } }"})
+    limited = api(live, "GET", path)
 
     assert limited.status_code == 403
     assert limited.headers["X-RateLimit-Remaining"] == "0"
@@ -197,8 +198,31 @@ def test_primary_rate_limits_count_down_to_a_reset_in_simulated_time(
     assert int(limited.headers["X-RateLimit-Reset"]) == int(now.timestamp()) + 90
     assert limited.json()["message"].startswith("API rate limit exceeded for installation ID")
     with pytest.raises(RateLimitExceededException):
-        github_client(live.url).requester.graphql_query("{ viewer { login } }", {})
-    _, answer = github_client(live.url).requester.graphql_query("{ viewer { login } }", {})
+        github_client(live.url).requester.requestJsonAndCheck("GET", path)
+    _, answer = github_client(live.url).requester.requestJsonAndCheck("GET", path)
+    assert "main" in [branch["name"] for branch in answer]
+
+
+def test_graphqls_primary_rate_limit_is_an_answer_not_an_http_error(
+    live_sandbox: LiveSandbox,
+) -> None:
+    """GitHub answers a GraphQL request over its primary limit with HTTP 200 and an error of
+    type ``RATE_LIMITED`` ("API rate limit exceeded for installation ID N."), the limit's
+    headers saying when it resets (renovatebot/renovate#21861; GitHub staff in
+    github/docs#22607; docs/sandbox-rules.md row 15b)."""
+    live = live_sandbox
+    arm(live, path_regex="^/graphql$", status=403, rate_limit="primary", reset_after=90, times=1)
+
+    limited = api(live, "POST", "/graphql", {"query": "{ viewer { login } }"})
+
+    assert limited.status_code == 200
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    now: datetime = parsedate_to_datetime(limited.headers["Date"])
+    assert int(limited.headers["X-RateLimit-Reset"]) == int(now.timestamp()) + 90
+    (error,) = limited.json()["errors"]
+    assert error["type"] == "RATE_LIMITED"
+    assert error["message"].startswith("API rate limit exceeded for installation ID")
+    answer = api(live, "POST", "/graphql", {"query": "{ viewer { login } }"}).json()
     assert answer["data"]["viewer"]["login"] == "scoutflow-gitops[bot]"
 
 

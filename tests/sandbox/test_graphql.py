@@ -48,6 +48,7 @@ def test_every_schema_field_has_a_resolver(live_sandbox: LiveSandbox) -> None:
         sandbox.create_ref(repo, "refs/heads/x", head)
         sandbox.commit_files(repo, "x", {"x.txt": b"x"}, "x")
         pull_issue = pull(repo, sandbox.bot, head="x", base="main", title="PR")
+        review = sandbox.submit_review(repo, pull_issue, sandbox.user("omerbh7"), event="APPROVE")
     views: dict[str, Any] = {
         "Query": gql.Root(ctx),
         "Mutation": gql.Root(ctx),
@@ -63,6 +64,7 @@ def test_every_schema_field_has_a_resolver(live_sandbox: LiveSandbox) -> None:
         "Reaction": gv.ReactionView(ctx, repo, reaction, None),
         "Issue": gv.IssueView(ctx, repo, issue),
         "PullRequest": gv.PullRequestView(ctx, repo, pull_issue),
+        "PullRequestReview": gv.PullRequestReviewView(ctx, repo, pull_issue, review),
         "IssueComment": gv.IssueCommentView(ctx, repo, comment),
         "User": gv.UserView(ctx, sandbox.user("omerbh7")),
         "Bot": gv.UserView(ctx, sandbox.bot),
@@ -400,8 +402,9 @@ def _open_pull(live: LiveSandbox, branch: str = "promote") -> dict[str, Any]:
 
 def test_pull_request_mutations(live_sandbox: LiveSandbox) -> None:
     pull = _open_pull(live_sandbox)
-    assert (pull["number"], pull["state"], pull["mergeable"]) == (1, "OPEN", "MERGEABLE")
-    assert pull["mergeStateStatus"] == "CLEAN"
+    # Mergeability is computed in the background: the creating answer does not know it yet.
+    assert (pull["number"], pull["state"], pull["mergeable"]) == (1, "OPEN", "UNKNOWN")
+    assert pull["mergeStateStatus"] == "UNKNOWN"
     assert pull["url"] == f"{live_sandbox.url}/{GITOPS}/pull/1"
     repo_id = _ids(live_sandbox)[0]
     duplicate = failing(
@@ -422,6 +425,8 @@ def test_pull_request_mutations(live_sandbox: LiveSandbox) -> None:
               pullRequest(number: 1) {{ number headRef {{ name }} }} }} }}""",
     )["repository"]
     assert [p["number"] for p in listed["pullRequests"]["nodes"]] == [1]
+    known = listed["pullRequests"]["nodes"][0]
+    assert (known["mergeable"], known["mergeStateStatus"]) == ("MERGEABLE", "CLEAN")
     assert listed["pullRequest"]["headRef"] == {"name": "promote"}
 
     labels = query(
@@ -499,7 +504,13 @@ def test_pull_request_mutations(live_sandbox: LiveSandbox) -> None:
 def test_auto_merge_waits_for_the_required_check(live_sandbox: LiveSandbox) -> None:
     live_sandbox.control("POST", f"/repos/{GITOPS}/settings", {"require_checks": True})
     pull = _open_pull(live_sandbox, "gated")
-    assert pull["mergeStateStatus"] == "BLOCKED"
+    assert pull["mergeStateStatus"] == "UNKNOWN"
+    state = query(
+        live_sandbox,
+        "query($id: ID!) { node(id: $id) { ... on PullRequest { mergeStateStatus } } }",
+        id=pull["id"],
+    )["node"]
+    assert state == {"mergeStateStatus": "BLOCKED"}
     enabled = query(
         live_sandbox,
         f"""mutation($pr: ID!) {{ enablePullRequestAutoMerge(input: {{pullRequestId: $pr,

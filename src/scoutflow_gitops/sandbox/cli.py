@@ -50,6 +50,9 @@ def run_serve(args: argparse.Namespace) -> int:
         ) from None
     sandbox = Sandbox()
     info = seed_scoutflow(sandbox, args.repo)
+    # Tokens are scoped as on GitHub: the owner's personal token reaches everything they do;
+    # jobs mint their own through the control API (POST /_sandbox/tokens).
+    owner_token = sandbox.access.user_token(sandbox.user(info.app_repo.split("/")[0])).token
     server = serve(sandbox, port=args.port)
     stop = threading.Event()
 
@@ -60,7 +63,8 @@ def run_serve(args: argparse.Namespace) -> int:
     try:
         print(server.url, flush=True)
         print(f"seeded {info.app_repo} (deployed {info.deployed_sha[:7]}) and {info.gitops_repo}")
-        print(f"control API: {server.url}/_sandbox/state?repo={info.gitops_repo}", flush=True)
+        print(f"control API: {server.url}/_sandbox/state?repo={info.gitops_repo}")
+        print(f"token of the repositories' owner: {owner_token}", flush=True)
         while not stop.wait(0.5):
             pass
     finally:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from scoutflow_gitops.sandbox import faults, webhooks
+from scoutflow_gitops.sandbox.access import WORKFLOW_LOGIN
 from scoutflow_gitops.sandbox.gitstore import Signature
 from scoutflow_gitops.sandbox.model import RequestRecord, SandboxError, not_found
 from scoutflow_gitops.sandbox.rest import Reply
@@ -102,8 +103,15 @@ def finish_workflow_run(
     head_branch: str | None = None,
     event: str = "push",
     head_repository: str | None = None,
+    workflow_path: str | None = None,
+    run_name: str | None = None,
 ) -> JSON:
-    """Record a workflow run and return the ``workflow_run`` webhook payload for it."""
+    """Record a workflow run and return the ``workflow_run`` webhook payload for it.
+
+    ``workflow_path`` names the workflow file (by default one named after ``workflow``; two
+    files may share a name). ``run_name`` replaces the payload's ``workflow_run.name``:
+    GitHub's own webhook examples carry ``""`` there while ``workflow.name`` is set.
+    """
     with sandbox.lock:
         repo = sandbox.repo(repo_name)
         run = sandbox.add_run(
@@ -115,8 +123,12 @@ def finish_workflow_run(
             head_branch=head_branch,
             event=event,
             head_repo=sandbox.repo(head_repository) if head_repository else None,
+            workflow_path=workflow_path,
         )
-        return webhooks.workflow_run(shapes, repo, run)
+        payload = webhooks.workflow_run(shapes, repo, run)
+        if run_name is not None:
+            payload["workflow_run"]["name"] = run_name
+        return payload
 
 
 def post_comment(
@@ -241,6 +253,8 @@ def _workflow_runs(call: ControlCall) -> Reply:
         head_branch=_get(call.body, "head_branch", required=False),
         event=_get(call.body, "event", required=False) or "push",
         head_repository=_get(call.body, "head_repository", required=False),
+        workflow_path=_get(call.body, "workflow_path", required=False),
+        run_name=_get(call.body, "run_name", required=False),
     )
     return Reply(201, payload)
 
@@ -308,8 +322,111 @@ def _checks(call: ControlCall) -> Reply:
         _get(call.body, "sha"),
         _get(call.body, "conclusion"),
     )
-    call.sandbox.set_check(call.sandbox.repo(repo_name), sha, conclusion)
-    return Reply(200, {"repo": repo_name, "sha": sha, "conclusion": conclusion})
+    # "context" names the check (default "ci", the one ``require_checks`` requires).
+    context = _get(call.body, "context", required=False) or "ci"
+    call.sandbox.set_check(call.sandbox.repo(repo_name), sha, conclusion, context)
+    return Reply(200, {"repo": repo_name, "sha": sha, "conclusion": conclusion, "context": context})
+
+
+def issue_token(sandbox: Sandbox, request: dict[str, Any]) -> dict[str, Any]:
+    """A token, as GitHub would issue it (see ``access``); ``request`` is the control body.
+
+    ``{"kind": "user", "user": LOGIN}``: a personal access token of that user.
+    ``{"kind": "workflow", "repo": O/R, "permissions": {...}}``: a job's ``GITHUB_TOKEN``.
+    ``{"kind": "installation", "repositories": [O/R, ...], "permissions": {...}?}``: what
+    ``POST /app/installations/{id}/access_tokens`` would mint for the App's installation on
+    their account (every repository must be covered by it).
+    An optional ``"token"`` chooses the token's text (tests use it to look for leaks).
+    """
+    kind = _get(request, "kind")
+    chosen = _get(request, "token", required=False)
+    access = sandbox.access
+    if kind == "user":
+        grant = access.user_token(sandbox.user(_get(request, "user")), chosen)
+    elif kind == "workflow":
+        repo = sandbox.repo(_get(request, "repo"))
+        permissions = _get(request, "permissions", dict, required=False) or {}
+        grant = access.workflow_token(
+            sandbox.user(WORKFLOW_LOGIN, "Bot"), repo, permissions, chosen
+        )
+    elif kind == "installation":
+        names = _get(request, "repositories", list)
+        repos = [sandbox.repo(str(name)) for name in names]
+        if not repos:
+            raise SandboxError(422, "repositories must name at least one repository")
+        installation = access.installation_for(repos[0])
+        if installation is None:
+            raise SandboxError(422, f"the App is not installed on {repos[0].full_name}")
+        permissions = _get(request, "permissions", dict, required=False)
+        grant = access.mint(
+            installation,
+            sandbox.bot,
+            repos,
+            permissions,
+            sandbox.clock.now() + timedelta(hours=1),
+            chosen,
+        )
+    else:
+        raise SandboxError(422, "kind must be user, workflow or installation")
+    return {
+        "token": grant.token,
+        "kind": grant.kind,
+        "actor": grant.actor.login,
+        "repositories": sorted(grant.repositories) if grant.repositories is not None else None,
+        "permissions": dict(grant.permissions),
+    }
+
+
+def install_app(
+    sandbox: Sandbox,
+    account: str,
+    repositories: list[str],
+    permissions: dict[str, str],
+    installation_id: int | None = None,
+) -> int:
+    """Install the sandbox's App on ``account`` for the named repositories (names or
+    owner/name), or change an installation's repositories and permissions."""
+    owner = sandbox.user(account)
+    repos = [sandbox.repo(name if "/" in name else f"{account}/{name}") for name in repositories]
+    existing = next((i for i in sandbox.access.installations.values() if i.account == owner), None)
+    number = installation_id or (existing.id if existing else sandbox.next_id("installation"))
+    sandbox.access.install(number, owner, repos, permissions, sandbox.clock.now())
+    return number
+
+
+@_control("POST", "/tokens")
+def _tokens(call: ControlCall) -> Reply:
+    if not isinstance(call.body, dict):
+        raise SandboxError(422, "the body must be a JSON object")
+    return Reply(201, issue_token(call.sandbox, call.body))
+
+
+@_control("POST", "/installations")
+def _installations(call: ControlCall) -> Reply:
+    number = install_app(
+        call.sandbox,
+        _get(call.body, "account"),
+        [str(name) for name in _get(call.body, "repositories", list)],
+        _get(call.body, "permissions", dict),
+        _get(call.body, "id", int, required=False),
+    )
+    installation = call.sandbox.access.installations[number]
+    return Reply(
+        200,
+        {
+            "id": number,
+            "account": installation.account.login,
+            "repositories": sorted(installation.repositories),
+            "permissions": dict(installation.permissions),
+        },
+    )
+
+
+@_control("POST", r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)/visibility")
+def _visibility(call: ControlCall) -> Reply:
+    repo = call.sandbox.repo(f"{call.match['owner']}/{call.match['name']}")
+    repo.private = bool(_get(call.body, "private", bool))
+    return Reply(200, {"repo": repo.full_name, "private": repo.private})
 
 
 @_control("GET", "/state")

@@ -34,14 +34,14 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from scoutflow_gitops import action
 from scoutflow_gitops.config import DEFAULT_CONFIG_PATH
-from scoutflow_gitops.sandbox.control import request_log
+from scoutflow_gitops.sandbox.control import issue_token, request_log
 from scoutflow_gitops.sandbox.seed import APP_REPO, GITOPS_REPO
 from scoutflow_gitops.sandbox.state import Sandbox
 
-# The simulator accepts any non-empty token. This one is recognisable, so a test can prove it
-# never appears in what the job printed or sent.
-DEFAULT_TOKEN = "ghs_sandboxJobTokenThatIsNeverPrinted0"
 Request = Mapping[str, Any]
+# Where each event's workflow runs: CI completions reach the app repository's workflow,
+# comments and manual runs the GitOps repository's own.
+_WORKFLOW_HOME = {"workflow_run": APP_REPO}
 
 
 @dataclass(frozen=True)
@@ -132,8 +132,9 @@ def run_job(
     dry_run: bool = False,
     extra_env: Mapping[str, str] | None = None,
     gitops_repository: str = GITOPS_REPO,
-    token: str = DEFAULT_TOKEN,
+    token: str | None = None,
     workdir: Path | None = None,
+    workflow_repository: str | None = None,
 ) -> JobResult:
     """Run the bot for one event against the simulator at ``api_url``.
 
@@ -142,7 +143,16 @@ def run_job(
     ``payload`` is the event as JSON (a string is written as is, to send malformed events).
     The event, output and summary files go to ``workdir``, or to a temporary folder that is
     removed afterwards.
+
+    Without ``token`` the job gets what a workflow step such as ``create-github-app-token``
+    would hand it: a fresh installation token of the App for the GitOps and the app
+    repository (``INPUT_TOKEN``). ``extra_env`` may replace it (App credentials, say).
+    ``GITHUB_REPOSITORY`` is the repository whose workflow handles the event, unless
+    ``workflow_repository`` names another.
     """
+    if token is None:
+        token = mint_job_token(api_url, sandbox, (gitops_repository, APP_REPO))
+    home = workflow_repository or _WORKFLOW_HOME.get(event_name, gitops_repository)
     with contextlib.ExitStack() as stack:
         folder = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         folder.mkdir(parents=True, exist_ok=True)
@@ -159,8 +169,7 @@ def run_job(
             "GITHUB_ACTIONS": "true",
             "GITHUB_EVENT_NAME": event_name,
             "GITHUB_EVENT_PATH": str(event_file),
-            # The workflow that calls the bot lives in the app repository.
-            "GITHUB_REPOSITORY": APP_REPO,
+            "GITHUB_REPOSITORY": home,
             "GITHUB_API_URL": api_url,
             "GITHUB_SERVER_URL": api_url,
             "GITHUB_OUTPUT": str(output_file),
@@ -186,6 +195,24 @@ def run_job(
             requests=_read_log(api_url, sandbox),
             cpu_seconds=cpu_seconds,
         )
+
+
+def mint_job_token(
+    api_url: str, sandbox: Sandbox | None, repositories: tuple[str, ...], token: str | None = None
+) -> str:
+    """An installation token of the App for ``repositories``, valid for an hour of the
+    simulator's clock, as a job would get one."""
+    request: dict[str, Any] = {"kind": "installation", "repositories": list(repositories)}
+    if token is not None:
+        request["token"] = token
+    if sandbox is not None:
+        with sandbox.lock:
+            if token is not None:
+                sandbox.access.revoke(token)
+            return str(issue_token(sandbox, request)["token"])
+    response = http.post(f"{api_url}/_sandbox/tokens", json=request, timeout=10)
+    response.raise_for_status()
+    return str(response.json()["token"])
 
 
 def _run_entrypoint(env: Mapping[str, str]) -> tuple[int, str, str, float]:

@@ -114,6 +114,26 @@ class Fault:
             body = self.body
         elif isinstance(self.body, str):
             body = error_body(status, self.body)
+        elif self.limit == "primary" and path == "/graphql":
+            # GraphQL's primary limit is an answer, not an HTTP error: 200 with an error of
+            # type RATE_LIMITED (renovatebot/renovate#21861, github/docs#22607).
+            reset = int(sandbox.clock.now().timestamp()) + self.reset_after
+            headers += [
+                ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Used", "5000"),
+                ("X-RateLimit-Reset", str(reset)),
+                ("X-RateLimit-Resource", "graphql"),
+            ]
+            status = 200
+            body = {
+                "errors": [
+                    {
+                        "type": "RATE_LIMITED",
+                        "message": "API rate limit exceeded for installation ID "
+                        f"{INSTALLATION_ID}.",
+                    }
+                ]
+            }
         elif self.limit == "primary":
             reset = int(sandbox.clock.now().timestamp()) + self.reset_after
             headers += [

@@ -17,6 +17,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, execute_sync, parse, validate
 
+from scoutflow_gitops.sandbox.access import Need
 from scoutflow_gitops.sandbox.graphql_views import (
     REACTION_CONTENT,
     BlobView,
@@ -28,6 +29,7 @@ from scoutflow_gitops.sandbox.graphql_views import (
     IssueLike,
     IssueView,
     LabelView,
+    PullRequestReviewView,
     PullRequestView,
     ReactionView,
     RefView,
@@ -45,6 +47,7 @@ from scoutflow_gitops.sandbox.model import (
     Label,
     RefUpdate,
     Repo,
+    ReviewRefused,
     SandboxError,
     not_found,
     parse_node_id,
@@ -139,10 +142,97 @@ def _resolve_field(source: Any, info: Any, **args: Any) -> Any:
     name = info.field_name
     if isinstance(source, dict):
         return source.get(name)
+    ctx: Context = info.context
+    parent = info.parent_type.name
+    if parent == "Mutation":
+        _authorize_mutation(ctx, name, args.get("input") or {})
+    else:
+        need = FIELD_NEEDS.get((parent, name))
+        repo = getattr(source, "repo", None)
+        if need is not None and isinstance(repo, Repo) and ctx.grant is not None:
+            ctx.sandbox.access.require(ctx.grant, repo, need)
     value = getattr(source, snake(name))
     if callable(value):
         return value(**{snake(k): v for k, v in args.items()})
     return value
+
+
+# What reading a field needs beyond seeing its repository (GitHub's App permissions).
+_READ_CONTENTS = Need("contents", "read")
+_READ_PULLS = Need("pull_requests", "read")
+_READ_ISSUES = Need("issues", "read", ("pull_requests",))
+FIELD_NEEDS: dict[tuple[str, str], Need] = {
+    ("Repository", "object"): _READ_CONTENTS,
+    ("Commit", "history"): _READ_CONTENTS,
+    ("Commit", "file"): _READ_CONTENTS,
+    ("Commit", "tree"): _READ_CONTENTS,
+    ("Commit", "message"): _READ_CONTENTS,
+    ("Commit", "messageHeadline"): _READ_CONTENTS,
+    ("Commit", "messageBody"): _READ_CONTENTS,
+    ("Repository", "pullRequests"): _READ_PULLS,
+    ("Repository", "pullRequest"): _READ_PULLS,
+    ("Ref", "associatedPullRequests"): _READ_PULLS,
+    ("Commit", "associatedPullRequests"): _READ_PULLS,
+    ("Repository", "issue"): _READ_ISSUES,
+    ("Issue", "comments"): _READ_ISSUES,
+    ("PullRequest", "comments"): _READ_ISSUES,
+}
+_WRITE_CONTENTS = Need("contents", "write")
+_WRITE_PULLS = Need("pull_requests", "write")
+_WRITE_ISSUES = Need("issues", "write", ("pull_requests",))
+MUTATION_NEEDS: dict[str, Need] = {
+    "createRef": _WRITE_CONTENTS,
+    "updateRef": _WRITE_CONTENTS,
+    "updateRefs": _WRITE_CONTENTS,
+    "deleteRef": _WRITE_CONTENTS,
+    "createCommitOnBranch": _WRITE_CONTENTS,
+    "mergePullRequest": _WRITE_CONTENTS,
+    "createPullRequest": _WRITE_PULLS,
+    "updatePullRequest": _WRITE_PULLS,
+    "closePullRequest": _WRITE_PULLS,
+    "requestReviews": _WRITE_PULLS,
+    "enablePullRequestAutoMerge": _WRITE_PULLS,
+    "disablePullRequestAutoMerge": _WRITE_PULLS,
+    "addPullRequestReview": _WRITE_PULLS,
+    "addComment": _WRITE_ISSUES,
+    "addReaction": _WRITE_ISSUES,
+    "addLabelsToLabelable": _WRITE_ISSUES,
+}
+# The input fields that name what a mutation changes, in the order they are looked at.
+_TARGET_IDS = ("repositoryId", "pullRequestId", "labelableId", "subjectId", "refId")
+
+
+def _authorize_mutation(ctx: Context, name: str, input: JSON) -> None:
+    """Refuse a mutation on a repository the token cannot see (NOT_FOUND) or may not change
+    (FORBIDDEN), before it runs."""
+    if ctx.grant is None:
+        return
+    repo = _mutation_repo(ctx, input)
+    if repo is None:
+        return  # the mutation itself answers NOT_FOUND for an id that resolves to nothing
+    if not ctx.sandbox.access.can_see(ctx.grant, repo):
+        raise not_found(f"Could not resolve to a Repository with the name '{repo.full_name}'.")
+    ctx.sandbox.access.require(ctx.grant, repo, MUTATION_NEEDS.get(name, _WRITE_CONTENTS))
+
+
+def _mutation_repo(ctx: Context, input: JSON) -> Repo | None:
+    for key in _TARGET_IDS:
+        value = input.get(key)
+        if isinstance(value, str):
+            try:
+                found = resolve_node(ctx, value)
+            except SandboxError:
+                return None
+            repo = getattr(found, "repo", None)
+            return repo if isinstance(repo, Repo) else None
+    branch = input.get("branch")
+    if isinstance(branch, dict):
+        if isinstance(branch.get("id"), str):
+            return _mutation_repo(ctx, {"refId": branch["id"]})
+        owner_name = branch.get("repositoryNameWithOwner")
+        if isinstance(owner_name, str):
+            return ctx.sandbox.repos.get(owner_name.lower())
+    return None
 
 
 def _resolve_type(value: Any, info: Any, abstract_type: Any) -> str:
@@ -165,18 +255,31 @@ class Root:
     def repository(
         self, owner: str, name: str, follow_renames: bool | None = None
     ) -> RepositoryView:
-        try:
-            return RepositoryView(self.ctx, self.ctx.sandbox.repo(f"{owner}/{name}"))
-        except SandboxError:
-            raise not_found(
-                f"Could not resolve to a Repository with the name '{owner}/{name}'."
-            ) from None
+        found = self.ctx.sandbox.repos.get(f"{owner}/{name}".lower())
+        grant = self.ctx.grant
+        # A private repository the token cannot reach does not exist for it.
+        if found is None or (
+            grant is not None and not self.ctx.sandbox.access.can_see(grant, found)
+        ):
+            raise not_found(f"Could not resolve to a Repository with the name '{owner}/{name}'.")
+        return RepositoryView(self.ctx, found)
 
     def node(self, id: str) -> Any:
-        return resolve_node(self.ctx, id)
+        return self._visible(resolve_node(self.ctx, id), id)
 
     def nodes(self, ids: list[str]) -> list[Any]:
-        return [resolve_node(self.ctx, value) for value in ids]
+        return [self._visible(resolve_node(self.ctx, value), value) for value in ids]
+
+    def _visible(self, found: Any, value: str) -> Any:
+        repo = getattr(found, "repo", None)
+        grant = self.ctx.grant
+        if (
+            isinstance(repo, Repo)
+            and grant is not None
+            and not self.ctx.sandbox.access.can_see(grant, repo)
+        ):
+            raise not_found(f"Could not resolve to a node with the global id of '{value}'")
+        return found
 
     def user(self, login: str) -> UserView:
         found = self.ctx.sandbox.users.get(login.lower())
@@ -290,7 +393,11 @@ class Root:
 
     def root_repo(self, name_with_owner: str) -> Repo:
         try:
-            return self.ctx.sandbox.repo(name_with_owner)
+            found = self.ctx.sandbox.repo(name_with_owner)
+            grant = self.ctx.grant
+            if grant is not None and not self.ctx.sandbox.access.can_see(grant, found):
+                raise not_found()
+            return found
         except SandboxError:
             raise not_found(
                 f"Could not resolve to a Repository with the name '{name_with_owner}'."
@@ -375,6 +482,30 @@ class Root:
         )
         return self._pull_payload(input, view)
 
+    def add_pull_request_review(self, input: JSON) -> JSON:
+        view = self._pull(input["pullRequestId"])
+        if input.get("comments") or input.get("threads"):
+            raise SandboxError(422, "Review comments are not simulated by the sandbox.")
+        event = input.get("event")
+        if event == "DISMISS":
+            raise SandboxError(422, "A review cannot be dismissed by adding a review.")
+        try:
+            review = self.ctx.sandbox.submit_review(
+                view.repo,
+                view.issue_record,
+                self.ctx.viewer,
+                event=event,
+                body=input.get("body"),
+                commit_id=input.get("commitOID"),
+            )
+        except ReviewRefused as refused:
+            # GraphQL names the record it refused: "Review Can not approve your own ...".
+            raise SandboxError(422, f"Review {refused.reason}") from None
+        return self._payload(
+            input,
+            pullRequestReview=PullRequestReviewView(self.ctx, view.repo, view.issue_record, review),
+        )
+
     def close_pull_request(self, input: JSON) -> JSON:
         view = self._pull(input["pullRequestId"])
         self.ctx.sandbox.update_pull(view.repo, view.issue_record, self.ctx.viewer, state="closed")
@@ -448,6 +579,7 @@ def type_views() -> dict[str, type]:
         "Reaction": ReactionView,
         "Issue": IssueView,
         "PullRequest": PullRequestView,
+        "PullRequestReview": PullRequestReviewView,
         "IssueComment": IssueCommentView,
         "User": UserView,
         "Bot": UserView,

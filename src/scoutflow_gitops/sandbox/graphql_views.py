@@ -10,23 +10,27 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from scoutflow_gitops.sandbox.access import Grant
 from scoutflow_gitops.sandbox.gitstore import CommitInfo, FileEntry, GitError, Signature
 from scoutflow_gitops.sandbox.model import (
     Comment,
     Issue,
     Label,
+    PullSnapshot,
     Reaction,
     Repo,
+    Review,
     SandboxError,
     User,
     node_id,
     not_found,
     parse_node_id,
 )
+from scoutflow_gitops.sandbox.protection import rollup_state
 from scoutflow_gitops.sandbox.shapes import JSON, Shapes, iso
 from scoutflow_gitops.sandbox.state import Sandbox
 
@@ -40,14 +44,6 @@ REACTION_CONTENT = {
     "HEART": "heart",
     "ROCKET": "rocket",
     "EYES": "eyes",
-}
-CHECK_STATE = {
-    "success": "SUCCESS",
-    "neutral": "SUCCESS",
-    "skipped": "SUCCESS",
-    "failure": "FAILURE",
-    "cancelled": "FAILURE",
-    "timed_out": "FAILURE",
 }
 
 
@@ -64,10 +60,22 @@ class GraphQLFailure(Exception):
 class Context:
     sandbox: Sandbox
     shapes: Shapes
+    # The token the request came with; None in direct calls that act as the App's bot.
+    grant: Grant | None = None
+    # The pull requests this document has read, per sandbox revision: one document is one read
+    # of a pull request however many of its fields (or aliases) it asks for.
+    reads: dict[tuple[int, int], PullSnapshot] = field(default_factory=dict, compare=False)
 
     @property
     def viewer(self) -> User:
-        return self.sandbox.bot
+        return self.grant.actor if self.grant is not None else self.sandbox.bot
+
+    def read_pull(self, repo: Repo, issue: Issue) -> PullSnapshot:
+        assert issue.pull is not None
+        key = (issue.pull.id, self.sandbox.revision)
+        if key not in self.reads:
+            self.reads[key] = self.sandbox.observe_pull(repo, issue)
+        return self.reads[key]
 
 
 # -- connections -------------------------------------------------------------------------------
@@ -522,11 +530,11 @@ class CommitView(GitObjectView):
 
     @property
     def status_check_rollup(self) -> StatusCheckRollupView | None:
-        conclusion = self.repo.checks.get(self.oid)
-        if conclusion is None:
+        checks = self.repo.checks.get(self.oid)
+        if not checks:
             return None
         return StatusCheckRollupView(
-            self.ctx, self.repo, self.oid, CHECK_STATE.get(conclusion, "PENDING")
+            self.ctx, self.repo, self.oid, rollup_state(list(checks.values()))
         )
 
     def parents(
@@ -801,8 +809,12 @@ class PullRequestView(IssueLike):
         self.merged = pull.merged
         self.merged_at = iso(pull.merged_at)
         self.head_ref_name = pull.head_ref
-        self.head_ref_oid = pull.head_sha
         self.base_ref_name = pull.base_ref
+
+    @property
+    def head_ref_oid(self) -> str:
+        # The head GitHub has recorded: it follows a push late.
+        return self.ctx.read_pull(self.repo, self.issue_record).head_sha
 
     @property
     def base_ref_oid(self) -> str:
@@ -818,14 +830,39 @@ class PullRequestView(IssueLike):
 
     @property
     def mergeable(self) -> str:
-        state = self.ctx.sandbox.mergeability(self.repo, self.issue_record)
+        state = self.ctx.read_pull(self.repo, self.issue_record).mergeability
         if state.mergeable is None:
             return "UNKNOWN"
         return "MERGEABLE" if state.mergeable else "CONFLICTING"
 
     @property
     def merge_state_status(self) -> str:
-        return self.ctx.sandbox.mergeability(self.repo, self.issue_record).state.upper()
+        return self.ctx.read_pull(self.repo, self.issue_record).mergeability.state.upper()
+
+    @property
+    def review_decision(self) -> str | None:
+        return self.ctx.sandbox.review_decision(self.repo, self.issue_record)
+
+    def reviews(
+        self,
+        first: int | None = None,
+        last: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        author: str | None = None,
+        states: list[str] | None = None,
+    ) -> Connection:
+        viewer = self.ctx.viewer
+        chosen = [
+            review
+            for review in self.pull.reviews
+            if (author is None or review.user.login.lower() == author.lower())
+            and (not states or review.state in states)
+            # A pending review is visible to its author only.
+            and (review.state != "PENDING" or review.user == viewer)
+        ]
+        views = [PullRequestReviewView(self.ctx, self.repo, self.issue_record, r) for r in chosen]
+        return Connection("reviews", views, first, last, after, before)
 
     @property
     def merge_commit(self) -> CommitView | None:
@@ -864,6 +901,31 @@ class PullRequestView(IssueLike):
             for i, reviewer in enumerate(requested)
         ]
         return Connection("reviewRequests", views, first, last, after, before)
+
+
+class PullRequestReviewView(View):
+    typename = "PullRequestReview"
+
+    def __init__(self, ctx: Context, repo: Repo, issue: Issue, review: Review) -> None:
+        super().__init__(ctx, repo)
+        self.issue_record = issue
+        self.review = review
+        self.id = node_id("PRR", review.id)
+        self.database_id = review.id
+        self.body = review.body
+        self.state = review.state
+        self.submitted_at = iso(review.submitted_at)
+        self.author = UserView(ctx, review.user)
+        self.url = ctx.shapes.html(repo, f"/pull/{issue.number}#pullrequestreview-{review.id}")
+
+    @property
+    def commit(self) -> CommitView | None:
+        found = self.repo.git.object_type(self.review.commit_id) == "commit"
+        return CommitView(self.ctx, self.repo, self.review.commit_id) if found else None
+
+    @property
+    def pull_request(self) -> PullRequestView:
+        return PullRequestView(self.ctx, self.repo, self.issue_record)
 
 
 class TeamView(View):
@@ -944,6 +1006,9 @@ def resolve_node(ctx: Context, value: str) -> Any:
         if kind == "IC":
             repo, _, comment = sandbox.comment_by_id(int(parts[0]))
             return IssueCommentView(ctx, repo, comment)
+        if kind == "PRR":
+            repo, issue, review = sandbox.review_by_id(int(parts[0]))
+            return PullRequestReviewView(ctx, repo, issue, review)
         if kind == "LA":
             repo, label = sandbox.label_by_id(int(parts[0]))
             return LabelView(ctx, repo, label)

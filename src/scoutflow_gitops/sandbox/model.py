@@ -26,6 +26,7 @@ LEGACY_PERMISSION = {
     "read": "read",
 }
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+# The check the legacy ``require_checks`` setting requires (``POST /_sandbox/checks`` default).
 REQUIRED_CHECK = "ci"
 
 UserType = Literal["User", "Bot", "Organization"]
@@ -105,12 +106,63 @@ class User:
 
 @dataclass
 class RepoSettings:
+    # Shorthand for branch protection requiring the ``ci`` check on the default branch.
     require_checks: bool = False
     allow_auto_merge: bool = True
     allow_merge_commit: bool = True
     allow_squash_merge: bool = True
     allow_rebase_merge: bool = False
     delete_branch_on_merge: bool = False
+    # GitHub Enterprise Server pre-receive hooks: a mergeable pull request is HAS_HOOKS.
+    pre_receive_hooks: bool = False
+
+
+@dataclass
+class Protection:
+    """Branch protection of the default branch: the parts of GitHub's rule the sandbox enforces
+    (field names as in ``PUT /repos/{o}/{r}/branches/{branch}/protection``)."""
+
+    required_status_checks: list[str] = field(default_factory=list)
+    strict: bool = False
+    required_approving_review_count: int = 0
+    require_code_owner_reviews: bool = False
+    dismiss_stale_reviews: bool = False
+
+    @property
+    def reviews_required(self) -> bool:
+        # A rule asking for 0 approvals and no code owners requires no review (reviewDecision
+        # stays null), as GitHub treats it.
+        return self.required_approving_review_count > 0 or self.require_code_owner_reviews
+
+
+@dataclass
+class Timing:
+    """How late GitHub's background jobs are, counted in reads of the pull request (REST or
+    GraphQL) and in seconds of the simulated clock; a job is done once both have passed.
+
+    Mergeability is computed after a pull request opens or its head or base moves; a pull
+    request's head follows its branch after a push. ``Timing.immediate()`` turns both off.
+    """
+
+    mergeability_reads: int = 1
+    mergeability_seconds: float = 0.0
+    head_reads: int = 1
+    head_seconds: float = 0.0
+
+    @classmethod
+    def immediate(cls) -> Timing:
+        return cls(0, 0.0, 0, 0.0)
+
+
+@dataclass
+class Job:
+    """A background job of GitHub's still running: reads left before it may finish, and when."""
+
+    reads_left: int
+    due: datetime
+
+    def done(self, now: datetime) -> bool:
+        return self.reads_left <= 0 and now >= self.due
 
 
 @dataclass(frozen=True)
@@ -152,10 +204,22 @@ class AutoMerge:
 
 
 @dataclass(eq=False)
+class Review:
+    id: int
+    user: User
+    # APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED or PENDING (not yet submitted).
+    state: str
+    body: str
+    commit_id: str
+    submitted_at: datetime | None
+
+
+@dataclass(eq=False)
 class Pull:
     id: int
     head_ref: str
     base_ref: str
+    # The head GitHub has recorded for the pull request; it follows the branch late.
     head_sha: str
     base_sha: str
     draft: bool = False
@@ -166,6 +230,12 @@ class Pull:
     auto_merge: AutoMerge | None = None
     requested_reviewers: list[User] = field(default_factory=list)
     requested_teams: list[str] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    # The branch tip the pull request has not caught up with yet, and the job that will.
+    pending_head: str | None = None
+    head_job: Job | None = None
+    # Mergeability being computed in the background (None: known).
+    mergeability_job: Job | None = None
 
 
 @dataclass(eq=False)
@@ -236,8 +306,9 @@ class Repo:
     collaborators: dict[str, str] = field(default_factory=dict)
     issues: dict[int, Issue] = field(default_factory=dict)
     labels: dict[str, Label] = field(default_factory=dict)
-    # Latest conclusion of the required check per commit SHA (set through the control API).
-    checks: dict[str, str] = field(default_factory=dict)
+    # Each commit's checks: context -> latest conclusion, or "pending" (set by the control API).
+    checks: dict[str, dict[str, str]] = field(default_factory=dict)
+    protection: Protection = field(default_factory=Protection)
     workflows: dict[str, Workflow] = field(default_factory=dict)
     runs: list[WorkflowRun] = field(default_factory=list)
     dispatches: list[Dispatch] = field(default_factory=list)
@@ -271,12 +342,36 @@ class RefUpdate:
 
 @dataclass(frozen=True)
 class Mergeability:
-    """What GitHub would show for a pull request now, and the tree a merge would produce."""
+    """What GitHub would show for a pull request now, and the tree a merge would produce.
+
+    ``state`` is REST's ``mergeable_state`` (GraphQL's ``mergeStateStatus`` in lower case):
+    unknown, dirty, draft, blocked, behind, unstable, has_hooks or clean. ``blocked_reason``
+    is GitHub's refusal text when a merge is not allowed in this state.
+    """
 
     mergeable: bool | None
     state: str
     tree: str | None
     blocked_reason: str = ""
+
+
+UNKNOWN_MERGEABILITY = Mergeability(None, "unknown", None)
+
+
+@dataclass(frozen=True)
+class PullSnapshot:
+    """One client's read of a pull request: the head GitHub shows and its mergeability."""
+
+    head_sha: str
+    mergeability: Mergeability
+
+
+class ReviewRefused(SandboxError):
+    """GitHub's 422 for a review it will not take: ``errors`` is a list of plain strings."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(422, "Unprocessable Entity")
+        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
+from scoutflow_gitops.sandbox.access import APP_ID, APP_SLUG, Grant
 from scoutflow_gitops.sandbox.gitstore import TREE_MODE, FileEntry, GitError, Signature
-from scoutflow_gitops.sandbox.model import Issue, Repo, SandboxError, not_found
+from scoutflow_gitops.sandbox.model import Issue, Repo, SandboxError, User, not_found
 from scoutflow_gitops.sandbox.shapes import JSON, Shapes, iso
 from scoutflow_gitops.sandbox.state import Sandbox, validation_failed
 
@@ -35,6 +36,13 @@ class Call:
     params: dict[str, str]
     query: dict[str, str]
     body: Any = field(default=None)
+    # The token the request came with; None in direct calls that act as the App's bot.
+    grant: Grant | None = None
+
+    @property
+    def actor(self) -> User:
+        """Who GitHub records as doing what this request does."""
+        return self.grant.actor if self.grant is not None else self.sandbox.bot
 
     @property
     def repo(self) -> Repo:
@@ -98,13 +106,19 @@ def route(method: str, template: str) -> Callable[[Handler], Handler]:
 
 
 def dispatch(
-    sandbox: Sandbox, shapes: Shapes, method: str, path: str, query: dict[str, str], body: object
+    sandbox: Sandbox,
+    shapes: Shapes,
+    method: str,
+    path: str,
+    query: dict[str, str],
+    body: object,
+    grant: Grant | None = None,
 ) -> Reply:
     for route_method, regex, handler in _ROUTES:
         match = regex.match(path)
         if match and route_method == method:
             params = {k: unquote(v) for k, v in match.groupdict().items()}
-            return handler(Call(sandbox, shapes, path, params, query, body))
+            return handler(Call(sandbox, shapes, path, params, query, body, grant))
     raise not_found()
 
 
@@ -167,32 +181,31 @@ def _parse_time(value: str) -> datetime:
 # -- installation and repositories ---------------------------------------------------------
 
 
-# The bot's GitHub App: one installation per account, covering every repository it owns.
-SANDBOX_APP_ID = 1
-SANDBOX_APP_SLUG = "scoutflow-gitops"
-
-
 @route("GET", "/repos/{owner}/{repo}/installation")
 def repo_installation(call: Call) -> Reply:
+    """The App's installation that covers this repository; 404 where it is not installed."""
     repo = call.repo
-    owner = repo.owner
+    installation = call.sandbox.access.installation_for(repo)
+    if installation is None:
+        raise not_found()
+    owner = installation.account
     base = call.shapes.base
     body: JSON = {
-        "id": owner.id,
-        "app_id": SANDBOX_APP_ID,
-        "app_slug": SANDBOX_APP_SLUG,
+        "id": installation.id,
+        "app_id": APP_ID,
+        "app_slug": APP_SLUG,
         "target_id": owner.id,
         "target_type": "User",
         "single_file_name": None,
-        "repository_selection": "all",
-        "access_tokens_url": f"{base}/app/installations/{owner.id}/access_tokens",
-        "html_url": f"{base}/settings/installations/{owner.id}",
+        "repository_selection": "selected",
+        "access_tokens_url": f"{base}/app/installations/{installation.id}/access_tokens",
+        "html_url": f"{base}/settings/installations/{installation.id}",
         "repositories_url": f"{base}/installation/repositories",
         "events": ["issue_comment", "workflow_run"],
         "account": call.shapes.user(owner),
-        "permissions": {"contents": "write", "pull_requests": "write", "issues": "write"},
-        "created_at": iso(repo.created_at),
-        "updated_at": iso(repo.created_at),
+        "permissions": dict(installation.permissions),
+        "created_at": iso(installation.created_at),
+        "updated_at": iso(installation.created_at),
         "suspended_by": None,
         "suspended_at": None,
     }
@@ -201,35 +214,75 @@ def repo_installation(call: Call) -> Reply:
 
 @route("POST", "/app/installations/{installation_id}/access_tokens")
 def create_installation_token(call: Call) -> Reply:
-    """An installation token for the named repositories (all of them must exist)."""
+    """An installation token, narrowed to the named repositories and permissions if asked."""
     body = call.body if isinstance(call.body, dict) else {}
-    names = body.get("repositories") or []
-    owner = next(
-        (
-            user
-            for user in call.sandbox.users.values()
-            if str(user.id) == call.params["installation_id"]
-        ),
-        None,
-    )
-    if owner is None:
+    access = call.sandbox.access
+    installation = access.installations.get(int(call.params["installation_id"]))
+    if installation is None:
         raise not_found()
-    repos = [call.sandbox.repo(f"{owner.login}/{name}") for name in names]
-    token = f"ghs_sandbox{call.sandbox.next_id('installation-token'):030d}"
+    names = body.get("repositories")
+    ids = body.get("repository_ids")
+    permissions = body.get("permissions")
+    if names is not None and not isinstance(names, list):
+        raise validation_failed("Installation", "repositories")
+    if permissions is not None and not isinstance(permissions, dict):
+        raise validation_failed("Installation", "permissions")
+    repos: list[Repo] | None = None
+    if names is not None or ids is not None:
+        repos = []
+        owner = installation.account.login
+        for name in names or []:
+            found = call.sandbox.repos.get(f"{owner}/{name}".lower())
+            if found is None:
+                raise SandboxError(
+                    422,
+                    "There is at least one repository that does not exist or is not accessible "
+                    "to the parent installation.",
+                )
+            repos.append(found)
+        for repo_id in ids or []:
+            try:
+                repos.append(call.sandbox.repo_by_id(int(repo_id)))
+            except (SandboxError, ValueError, TypeError):
+                raise SandboxError(
+                    422,
+                    "There is at least one repository that does not exist or is not accessible "
+                    "to the parent installation.",
+                ) from None
     expires = call.sandbox.clock.now() + timedelta(hours=1)
+    grant = access.mint(
+        installation,
+        call.sandbox.bot,
+        repos,
+        {str(k): str(v) for k, v in permissions.items()} if permissions is not None else None,
+        expires,
+    )
+    covered = sorted(
+        (
+            r
+            for r in call.sandbox.repos.values()
+            if r.full_name.lower() in (grant.repositories or ())
+        ),
+        key=lambda r: r.id,
+    )
     answer: JSON = {
-        "token": token,
+        "token": grant.token,
         "expires_at": iso(expires),
-        "permissions": {"contents": "write", "pull_requests": "write", "issues": "write"},
-        "repository_selection": "selected" if repos else "all",
-        "repositories": [call.shapes.repo_short(repo) for repo in repos],
+        "permissions": dict(grant.permissions),
+        "repository_selection": "selected",
+        "repositories": [call.shapes.repo_short(repo) for repo in covered],
     }
     return Reply(201, answer)
 
 
 @route("GET", "/installation/repositories")
 def installation_repositories(call: Call) -> Reply:
-    repos = sorted(call.sandbox.repos.values(), key=lambda r: r.id)
+    """The repositories the installation token reaches."""
+    reach = call.grant.repositories if call.grant is not None else None
+    repos = sorted(
+        (r for r in call.sandbox.repos.values() if reach is None or r.full_name.lower() in reach),
+        key=lambda r: r.id,
+    )
     chunk, headers = paginate(call, repos)
     body = {
         "total_count": len(repos),
@@ -467,11 +520,22 @@ def compare(call: Call) -> Reply:
         if owner and owner.lower() != repo.owner.login.lower():
             raise not_found()
         resolved.append(call.sandbox.resolve(repo, ref))
+    if repo.git.merge_base(resolved[0], resolved[1]) is None:
+        # GitHub's answer for unrelated histories (docs/sandbox-rules.md row 18).
+        raise not_found(f"No common ancestor between {base_spec} and {head_spec}.")
     body = call.shapes.compare(repo, resolved[0], resolved[1], spec)
     commits = body["commits"]
-    chunk, headers = paginate(call, commits) if "page" in call.query else (commits, ())
+    if "page" in call.query or "per_page" in call.query:
+        # Paged: oldest first, per_page at a time (row 17b).
+        chunk, headers = paginate(call, commits)
+    else:
+        # Unpaged: at most 250 commits, ending with the newest.
+        chunk, headers = commits[-COMPARE_UNPAGED_LIMIT:], ()
     body["commits"] = chunk
     return Reply(200, body, headers)
+
+
+COMPARE_UNPAGED_LIMIT = 250
 
 
 @route("GET", "/repos/{owner}/{repo}/branches")
@@ -529,7 +593,7 @@ def create_pull(call: Call) -> Reply:
     repo = call.repo
     issue = call.sandbox.create_pull(
         repo,
-        call.sandbox.bot,
+        call.actor,
         head=call.field("head"),
         base=call.field("base"),
         title=call.field("title"),
@@ -554,7 +618,7 @@ def update_pull(call: Call) -> Reply:
     call.sandbox.update_pull(
         repo,
         issue,
-        call.sandbox.bot,
+        call.actor,
         title=call.field("title", required=False),
         body=call.field("body", required=False),
         state=state,
@@ -578,7 +642,7 @@ def merge_pull(call: Call) -> Reply:
     sha = call.sandbox.merge_pull(
         repo,
         issue,
-        call.sandbox.bot,
+        call.actor,
         sha=call.field("sha", required=False),
         method=call.field("merge_method", required=False) or "merge",
         title=call.field("commit_title", required=False),
@@ -621,7 +685,7 @@ def create_issue(call: Call) -> Reply:
     labels = call.field("labels", list, required=False) or []
     issue = call.sandbox.create_issue(
         repo,
-        call.sandbox.bot,
+        call.actor,
         call.field("title"),
         call.field("body", required=False),
         [str(label["name"] if isinstance(label, dict) else label) for label in labels],
@@ -640,7 +704,7 @@ def update_issue(call: Call) -> Reply:
     call.sandbox.update_issue(
         repo,
         issue,
-        call.sandbox.bot,
+        call.actor,
         title=call.field("title", required=False),
         body=call.field("body", required=False),
         state=call.field("state", required=False),
@@ -681,7 +745,7 @@ def list_comments(call: Call) -> Reply:
 @route("POST", "/repos/{owner}/{repo}/issues/{issue_number}/comments")
 def create_comment(call: Call) -> Reply:
     repo, issue = call.repo, call.issue()
-    comment = call.sandbox.add_comment(repo, issue, call.sandbox.bot, call.field("body"))
+    comment = call.sandbox.add_comment(repo, issue, call.actor, call.field("body"))
     body = call.shapes.comment(repo, comment)
     return Reply(201, body, _location(call, f"/issues/comments/{comment.id}"))
 
@@ -715,9 +779,7 @@ def _reactions_reply(call: Call, reactions: list[Any]) -> Reply:
 
 
 def _react(call: Call, reactions: list[Any]) -> Reply:
-    reaction, created = call.sandbox.add_reaction(
-        reactions, call.sandbox.bot, call.field("content")
-    )
+    reaction, created = call.sandbox.add_reaction(reactions, call.actor, call.field("content"))
     return Reply(201 if created else 200, call.shapes.reaction(reaction))
 
 

@@ -20,6 +20,7 @@ from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.sandbox.gitstore import SUBMODULE_MODE, FileEntry, Signature
 from scoutflow_gitops.sandbox.model import Repo
 from scoutflow_gitops.sandbox.state import Sandbox
+from scoutflow_gitops.sandbox.webhooks import INSTALLATION_ID
 
 OWNER = "omerbh7"
 APP_REPO = f"{OWNER}/scoutflow-app"
@@ -31,6 +32,14 @@ COLLABORATORS = (
     ("dev-writer", "write"),
     ("qa-reader", "read"),
 )
+# What the README tells a team to grant the bot's GitHub App.
+APP_PERMISSIONS = {
+    "actions": "read",
+    "contents": "write",
+    "issues": "write",
+    "metadata": "read",
+    "pull_requests": "write",
+}
 # Index (0-based) of the app commit the seeded environments run: the 4th of 6.
 DEPLOYED_INDEX = 3
 _IMAGE_TAG = re.compile(r"^(\s*imageTag:\s*[\"']?)[0-9a-f]{40}([\"']?)", re.MULTILINE)
@@ -162,6 +171,14 @@ def seed_scoutflow(sandbox: Sandbox, gitops_path: Path | str = ".") -> SeedInfo:
             for login, role in COLLABORATORS:
                 sandbox.set_collaborator(repo, login, role)
         sandbox.user("outsider")
+        # The promotion bot's GitHub App, installed on both repositories as the README asks.
+        sandbox.access.install(
+            INSTALLATION_ID,
+            sandbox.user(OWNER),
+            (app, gitops),
+            APP_PERMISSIONS,
+            sandbox.clock.now(),
+        )
         return SeedInfo(
             app_repo=APP_REPO,
             gitops_repo=GITOPS_REPO,

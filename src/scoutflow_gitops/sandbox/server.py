@@ -19,6 +19,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from scoutflow_gitops.sandbox import control, faults, rest
+from scoutflow_gitops.sandbox.access import (
+    NO_INTEGRATION_ACCESS,
+    Grant,
+    is_app_endpoint,
+    rest_need,
+)
 from scoutflow_gitops.sandbox.graphql_api import run_query
 from scoutflow_gitops.sandbox.graphql_views import Context
 from scoutflow_gitops.sandbox.model import RequestRecord, SandboxError
@@ -89,7 +95,11 @@ class _Handler(BaseHTTPRequestHandler):
                 reply = Reply(401, error_body(401, "Requires authentication"))
             else:
                 reply = faults.intercept(
-                    sandbox, self.command, path, body, lambda: self._locked_api(path, query, body)
+                    sandbox,
+                    self.command,
+                    path,
+                    body,
+                    lambda: self._locked_api(path, query, body, self.headers["Authorization"]),
                 )
         except _BadJSON:
             reply = Reply(400, error_body(400, "Problems parsing JSON"))
@@ -110,22 +120,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(reply)
 
-    def _locked_api(self, path: str, query: dict[str, str], body: Any) -> Reply:
+    def _locked_api(self, path: str, query: dict[str, str], body: Any, authorization: str) -> Reply:
         sandbox = self.server.sandbox
         with sandbox.lock:
-            return self._api(sandbox, self.server.shapes, path, query, body)
+            try:
+                grant = sandbox.access.authenticate(authorization, sandbox.bot, sandbox.clock.now())
+                return self._api(sandbox, self.server.shapes, path, query, body, grant)
+            except SandboxError as exc:
+                return Reply(exc.status, error_body(exc.status, exc.message, exc.errors))
 
     def _api(
-        self, sandbox: Sandbox, shapes: Shapes, path: str, query: dict[str, str], body: Any
+        self,
+        sandbox: Sandbox,
+        shapes: Shapes,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        grant: Grant,
     ) -> Reply:
         if path == "/graphql":
             if self.command != "POST":
                 raise SandboxError(404, "Not Found")
-            return Reply(200, run_query(Context(sandbox, shapes), body))
-        try:
-            return rest.dispatch(sandbox, shapes, self.command, path, query, body)
-        except SandboxError as exc:
-            return Reply(exc.status, error_body(exc.status, exc.message, exc.errors))
+            if grant.kind == "app":
+                raise SandboxError(403, NO_INTEGRATION_ACCESS)
+            return Reply(200, run_query(Context(sandbox, shapes, grant), body))
+        authorize_rest(sandbox, grant, self.command, path)
+        return rest.dispatch(sandbox, shapes, self.command, path, query, body, grant)
 
     def _read_json(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -159,6 +179,25 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up waiting (an injected delay outlasted its timeout).
             self.close_connection = True
+
+
+def authorize_rest(sandbox: Sandbox, grant: Grant, method: str, path: str) -> None:
+    """Refuse a REST request the token may not make, the way GitHub refuses it."""
+    if is_app_endpoint(path):
+        if grant.kind != "app":
+            raise SandboxError(401, "A JSON web token could not be decoded")
+        return
+    if grant.kind == "app":
+        raise SandboxError(403, NO_INTEGRATION_ACCESS)
+    if path.rstrip("/") == "/installation/repositories" and grant.kind != "installation":
+        raise SandboxError(403, NO_INTEGRATION_ACCESS)
+    found = rest_need(method, path)
+    if found is None:
+        return
+    name, need = found
+    repo = sandbox.repos.get(name.lower())
+    if repo is not None:
+        sandbox.access.require(grant, repo, need)
 
 
 class _Server(ThreadingHTTPServer):

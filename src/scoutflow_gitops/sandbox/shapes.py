@@ -22,6 +22,7 @@ from scoutflow_gitops.sandbox.model import (
     Label,
     Reaction,
     Repo,
+    Review,
     User,
     Workflow,
     WorkflowRun,
@@ -382,7 +383,9 @@ class Shapes:
         n = issue.number
         api = self.api(repo, f"/pulls/{n}")
         issue_api = self.api(repo, f"/issues/{n}")
-        head_sha = pull.head_sha
+        # Every answer that shows a pull request is a read of it (its head, its mergeability).
+        seen = self.sandbox.observe_pull(repo, issue)
+        head_sha = seen.head_sha
         base_sha = repo.git.ref(f"refs/heads/{pull.base_ref}") if issue.state == "open" else None
         links = {
             "self": {"href": api},
@@ -446,11 +449,11 @@ class Shapes:
         }
         if not full:
             return body
-        state = self.sandbox.mergeability(repo, issue)
+        state = seen.mergeability
         commits = self.sandbox.pull_commits(repo, issue) if issue.state == "open" else []
         additions = deletions = changed = 0
         if commits:
-            for path, (old, new) in self._pull_diff(repo, issue).items():
+            for path, (old, new) in self.sandbox.pull_files(repo, issue).items():
                 del path
                 plus, minus = self._line_counts(repo, old, new)
                 additions, deletions, changed = additions + plus, deletions + minus, changed + 1
@@ -472,18 +475,43 @@ class Shapes:
         )
         return body
 
-    def _pull_diff(
-        self, repo: Repo, issue: Issue
-    ) -> dict[str, tuple[FileEntry | None, FileEntry | None]]:
-        pull = issue.pull
-        assert pull is not None
-        base = repo.git.ref(f"refs/heads/{pull.base_ref}") or pull.base_sha
-        merge_base = repo.git.merge_base(base, pull.head_sha) or base
-        git = repo.git
-        return diff_trees(
-            git.flat_tree(git.commit_info(merge_base).tree),
-            git.flat_tree(git.commit_info(pull.head_sha).tree),
-        )
+    def review(self, repo: Repo, issue: Issue, review: Review) -> JSON:
+        html = self.html(repo, f"/pull/{issue.number}#pullrequestreview-{review.id}")
+        pull_api = self.api(repo, f"/pulls/{issue.number}")
+        body: JSON = {
+            "id": review.id,
+            "node_id": node_id("PRR", review.id),
+            "user": self.user(review.user),
+            "body": review.body,
+            "state": review.state,
+            "html_url": html,
+            "pull_request_url": pull_api,
+            "_links": {"html": {"href": html}, "pull_request": {"href": pull_api}},
+            "commit_id": review.commit_id,
+            "author_association": self.author_association(repo, review.user),
+        }
+        # GitHub leaves submitted_at out of a review that is still pending.
+        if review.submitted_at is not None:
+            body["submitted_at"] = iso(review.submitted_at)
+        return body
+
+    def protection(self, repo: Repo) -> JSON:
+        """The default branch's protection in the shape of ``PUT .../protection`` (the control
+        API reads and writes it so)."""
+        rule = repo.protection
+        contexts = self.sandbox.required_contexts(repo)
+        return {
+            "required_status_checks": {"strict": rule.strict, "contexts": contexts}
+            if contexts or rule.strict
+            else None,
+            "required_pull_request_reviews": {
+                "required_approving_review_count": rule.required_approving_review_count,
+                "require_code_owner_reviews": rule.require_code_owner_reviews,
+                "dismiss_stale_reviews": rule.dismiss_stale_reviews,
+            }
+            if rule.reviews_required or rule.dismiss_stale_reviews
+            else None,
+        }
 
     def _pull_end(self, repo: Repo, ref: str, sha: str) -> JSON:
         return {
@@ -739,15 +767,21 @@ class Shapes:
             items.append(self._content_entry(repo, child, ref, entry.sha, kind, size))
         return items
 
+    def _protected(self, repo: Repo, name: str) -> bool:
+        rule = self.protection(repo)
+        return name == repo.default_branch and any(value is not None for value in rule.values())
+
     def branch_short(self, repo: Repo, name: str, sha: str) -> JSON:
         return {
             "name": name,
             "commit": {"sha": sha, "url": self.api(repo, f"/commits/{sha}")},
-            "protected": False,
+            "protected": self._protected(repo, name),
         }
 
     def branch(self, repo: Repo, name: str, sha: str) -> JSON:
         protection_url = self.api(repo, f"/branches/{name}/protection")
+        protected = self._protected(repo, name)
+        contexts = self.sandbox.required_contexts(repo) if protected else []
         return {
             "name": name,
             "commit": self.commit(repo, sha),
@@ -755,13 +789,13 @@ class Shapes:
                 "self": self.api(repo, f"/branches/{name}"),
                 "html": self.html(repo, f"/tree/{name}"),
             },
-            "protected": False,
+            "protected": protected,
             "protection": {
-                "enabled": False,
+                "enabled": protected,
                 "required_status_checks": {
-                    "enforcement_level": "off",
-                    "contexts": [],
-                    "checks": [],
+                    "enforcement_level": "non_admins" if contexts else "off",
+                    "contexts": contexts,
+                    "checks": [{"context": context, "app_id": None} for context in contexts],
                 },
             },
             "protection_url": protection_url,

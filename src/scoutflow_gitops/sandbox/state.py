@@ -11,33 +11,65 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import timedelta
 
 from scoutflow_gitops.sandbox.access import Access
-from scoutflow_gitops.sandbox.gitstore import GitError, Signature, merge_trees
+from scoutflow_gitops.sandbox.gitstore import (
+    FileEntry,
+    GitError,
+    Signature,
+    diff_trees,
+    merge_trees,
+)
 from scoutflow_gitops.sandbox.model import (
     BOT_LOGIN,
     REACTIONS,
     REQUIRED_CHECK,
     ROLES,
+    UNKNOWN_MERGEABILITY,
     ZERO_OID,
     AutoMerge,
     Clock,
     Comment,
     Dispatch,
     Issue,
+    Job,
     Label,
     Mergeability,
+    Protection,
     Pull,
+    PullSnapshot,
     Reaction,
     RefUpdate,
     Repo,
     RequestRecord,
+    Review,
+    ReviewRefused,
     SandboxError,
+    Timing,
     User,
     UserType,
     Workflow,
     WorkflowRun,
     not_found,
+)
+from scoutflow_gitops.sandbox.protection import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    CODEOWNERS_PATHS,
+    COMMENTED,
+    DISMISSED,
+    DRAFT_TEXT,
+    OUT_OF_DATE_TEXT,
+    PENDING,
+    MergeFacts,
+    Owner,
+    OwnerRule,
+    merge_state,
+    owners_of,
+    parse_codeowners,
+    review_blockers,
+    review_decision,
 )
 
 # GitHub's default labels for a new repository.
@@ -54,6 +86,15 @@ DEFAULT_LABELS = (
 )
 MERGE_METHODS = ("merge", "squash", "rebase")
 CONCLUSIONS = ("success", "failure", "cancelled", "skipped", "neutral", "timed_out")
+# A check may also still be running.
+CHECK_STATES = (*CONCLUSIONS, "pending")
+# States in which GitHub merges (UNSTABLE: only checks that are not required fail).
+MERGEABLE_STATES = ("clean", "unstable", "has_hooks")
+REVIEW_EVENTS = {"APPROVE": APPROVED, "REQUEST_CHANGES": CHANGES_REQUESTED, "COMMENT": COMMENTED}
+WRITE_ROLES = ("admin", "maintain", "write")
+NOT_MERGEABLE = "Pull Request is not mergeable"
+HEAD_MODIFIED = "Head branch was modified. Review and try the merge again."
+BASE_MODIFIED = "Base branch was modified. Review and try the merge again."
 
 
 def validation_failed(
@@ -69,7 +110,7 @@ def validation_failed(
 
 
 class Sandbox:
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, *, timing: Timing | None = None) -> None:
         self.lock = threading.RLock()
         self.clock = clock or Clock()
         self._ids: dict[str, Iterator[int]] = {}
@@ -77,6 +118,13 @@ class Sandbox:
         self.repos: dict[str, Repo] = {}
         self.bot = self._add_user(BOT_LOGIN, "Bot")
         self._requests: list[RequestRecord] = []
+        # How late GitHub's background jobs answer (``Timing``); a test may relax it, visibly.
+        self.timing = timing or Timing()
+        # Merges still to refuse with "Base branch was modified": the sandbox's merges are
+        # atomic, so that race only happens when a test asks for it.
+        self.base_modified_merges = 0
+        # Bumped whenever a branch moves; one GraphQL document's reads are cached per revision.
+        self.revision = 0
         # Tokens and what each may reach (see ``access``).
         self.access = Access()
 
@@ -94,9 +142,9 @@ class Sandbox:
         self.users[login.lower()] = user
         return user
 
-    def user(self, login: str) -> User:
+    def user(self, login: str, user_type: UserType = "User") -> User:
         """The account with this login; GitHub has one for every login the sandbox meets."""
-        return self.users.get(login.lower()) or self._add_user(login)
+        return self.users.get(login.lower()) or self._add_user(login, user_type)
 
     def user_by_id(self, user_id: int) -> User:
         for user in self.users.values():
@@ -314,9 +362,9 @@ class Sandbox:
         """Keep open pull requests on the branch in step, as GitHub does on a push."""
         if not name.startswith("refs/heads/"):
             return
+        self.revision += 1
         branch = name.removeprefix("refs/heads/")
         sha = repo.git.ref(name)
-        now = self.clock.now()
         for issue in repo.pulls():
             pull = issue.pull
             assert pull is not None
@@ -324,12 +372,82 @@ class Sandbox:
                 continue
             if sha is None:
                 self._close(issue, self.bot)
-            elif branch == pull.head_ref and pull.head_sha != sha:
-                pull.head_sha = sha
-                issue.updated_at = now
-            elif branch == pull.base_ref:
+            elif branch == pull.head_ref:
+                self._head_moved(repo, issue, sha)
+            else:
                 pull.base_sha = sha
+                self._start_mergeability(pull)
         self._settle(repo)
+
+    def _head_moved(self, repo: Repo, issue: Issue, sha: str) -> None:
+        """A push to a pull request's branch. GitHub closes the pull request when the branch has
+        nothing left to merge (or no history in common with the base); otherwise the pull
+        request follows the branch late (``Timing``)."""
+        pull = _pull(issue)
+        base = repo.git.ref(f"refs/heads/{pull.base_ref}") or pull.base_sha
+        if repo.git.is_ancestor(sha, base) or repo.git.merge_base(base, sha) is None:
+            pull.head_sha = sha
+            self._close(issue, self.bot)
+            return
+        if sha == pull.head_sha:
+            pull.pending_head, pull.head_job = None, None
+            return
+        pull.pending_head = sha
+        pull.head_job = self._job(self.timing.head_reads, self.timing.head_seconds)
+        if pull.head_job.done(self.clock.now()):
+            self._catch_up(repo, issue)
+
+    def _job(self, reads: int, seconds: float) -> Job:
+        return Job(reads, self.clock.now() + timedelta(seconds=seconds))
+
+    def _start_mergeability(self, pull: Pull) -> None:
+        """GitHub starts computing mergeability again in the background."""
+        job = self._job(self.timing.mergeability_reads, self.timing.mergeability_seconds)
+        pull.mergeability_job = None if job.done(self.clock.now()) else job
+
+    def _catch_up(self, repo: Repo, issue: Issue) -> None:
+        """The pull request records its branch's new head (GitHub's "synchronize")."""
+        pull = _pull(issue)
+        assert pull.pending_head is not None
+        pull.head_sha, pull.pending_head, pull.head_job = pull.pending_head, None, None
+        issue.updated_at = self.clock.now()
+        protection = self._protection(repo, pull)
+        if protection is not None and protection.dismiss_stale_reviews:
+            for review in pull.reviews:
+                if review.state == APPROVED:
+                    review.state = DISMISSED
+        self._start_mergeability(pull)
+
+    # -- what clients see: GitHub's background jobs, one read at a time --------------------
+
+    def observe_pull(self, repo: Repo, issue: Issue) -> PullSnapshot:
+        """A client reads a pull request's head or mergeability (REST or GraphQL): the head it
+        is shown, and the mergeability, both as late as ``Timing`` makes them."""
+        self._advance_head(repo, issue)
+        return PullSnapshot(_pull(issue).head_sha, self._read_mergeability(repo, issue))
+
+    def _advance_head(self, repo: Repo, issue: Issue) -> None:
+        pull = _pull(issue)
+        job = pull.head_job
+        if issue.state != "open" or job is None:
+            return
+        if job.done(self.clock.now()):
+            self._catch_up(repo, issue)
+            self._settle(repo)
+        else:
+            job.reads_left = max(0, job.reads_left - 1)
+
+    def _read_mergeability(self, repo: Repo, issue: Issue) -> Mergeability:
+        pull = _pull(issue)
+        if issue.state != "open" or pull.pending_head is not None:
+            return UNKNOWN_MERGEABILITY
+        job = pull.mergeability_job
+        if job is not None:
+            if not job.done(self.clock.now()):
+                job.reads_left = max(0, job.reads_left - 1)
+                return UNKNOWN_MERGEABILITY
+            pull.mergeability_job = None
+        return self.mergeability(repo, issue)
 
     # -- labels, issues, comments, reactions -----------------------------------------------
 
@@ -401,11 +519,11 @@ class Sandbox:
         if state == "closed" and issue.state == "open":
             self._close(issue, user)
         elif state == "open" and issue.state == "closed":
-            if issue.pull is not None and issue.pull.merged:
-                raise validation_failed(
-                    "PullRequest", "state", "custom", "Cannot reopen a merged pull request."
-                )
+            if issue.pull is not None:
+                self._check_reopen(repo, issue)
             issue.state, issue.closed_at, issue.closed_by = "open", None, None
+            if issue.pull is not None:
+                self._start_mergeability(issue.pull)
         elif state not in (None, "open", "closed"):
             raise validation_failed("Issue", "state")
         issue.updated_at = self.clock.now()
@@ -416,7 +534,47 @@ class Sandbox:
         issue.closed_at = issue.updated_at = self.clock.now()
         issue.closed_by = user
         if issue.pull is not None:
-            issue.pull.auto_merge = None
+            pull = issue.pull
+            pull.auto_merge = None
+            # A closed pull request's head is frozen where GitHub last recorded it.
+            pull.pending_head = pull.head_job = pull.mergeability_job = None
+
+    def _check_reopen(self, repo: Repo, issue: Issue) -> None:
+        """GitHub reopens a pull request only if its branch still continues the head it was
+        closed at and has something to merge; it then follows the branch again."""
+        pull = _pull(issue)
+        if pull.merged:
+            raise validation_failed(
+                "PullRequest", "state", "custom", "Cannot reopen a merged pull request."
+            )
+        owner = repo.owner.login
+        head = repo.git.ref(f"refs/heads/{pull.head_ref}")
+        base = repo.git.ref(f"refs/heads/{pull.base_ref}")
+        reason = ""
+        if head is None and base is None:
+            reason = f"The {pull.base_ref} and {pull.head_ref} branches have been deleted."
+        elif head is None:
+            reason = f"The {pull.head_ref} branch has been deleted."
+        elif base is None:
+            reason = f"The {pull.base_ref} branch has been deleted."
+        elif not repo.git.is_ancestor(pull.head_sha, head):
+            reason = f"The {pull.head_ref} branch was force-pushed or recreated."
+        elif repo.git.merge_base(base, head) is None:
+            reason = (
+                f"The {owner}:{pull.head_ref} branch has no history in common with "
+                f"{owner}:{pull.base_ref}."
+            )
+        elif repo.git.is_ancestor(head, base):
+            reason = (
+                f"There are no new commits between base branch '{pull.base_ref}' and head "
+                f"branch '{pull.head_ref}'."
+            )
+        if reason:
+            raise validation_failed(
+                "PullRequest", "state", "custom", f"state cannot be changed. {reason}"
+            )
+        assert head is not None and base is not None
+        pull.head_sha, pull.base_sha = head, base
 
     def add_labels(
         self, repo: Repo, issue: Issue, names: Iterable[str], *, replace: bool = False
@@ -503,6 +661,7 @@ class Sandbox:
             raise validation_failed("PullRequest", code="custom", message=message)
         issue = self.create_issue(repo, user, title, body)
         issue.pull = Pull(self.next_id("pull"), branch, base, head_sha, base_sha, draft=draft)
+        self._start_mergeability(issue.pull)
         return issue
 
     def update_pull(
@@ -525,11 +684,18 @@ class Sandbox:
                     "custom",
                     "Cannot change the base branch of a closed pull request.",
                 )
-            pull.base_ref = base
             base_sha = repo.git.ref(f"refs/heads/{base}")
             if base_sha is None:
                 raise validation_failed("PullRequest", "base")
+            if repo.git.is_ancestor(pull.head_sha, base_sha):
+                message = (
+                    f"There are no new commits between base branch '{base}' and head branch "
+                    f"'{pull.head_ref}'."
+                )
+                raise validation_failed("PullRequest", "base", "custom", message)
+            pull.base_ref = base
             pull.base_sha = base_sha
+            self._start_mergeability(pull)
         self.update_issue(repo, issue, user, title=title, body=body, state=state)
 
     def pull_commits(self, repo: Repo, issue: Issue) -> list[str]:
@@ -540,38 +706,81 @@ class Sandbox:
         return [c for c in reversed(repo.git.ancestors(pull.head_sha)) if c not in excluded]
 
     def mergeability(self, repo: Repo, issue: Issue) -> Mergeability:
+        """What GitHub computes for the pull request's recorded head. Clients see it late
+        (``observe_pull``); GitHub's own auto-merge acts on it at once."""
         pull = _pull(issue)
         if issue.state != "open":
-            return Mergeability(None, "unknown", None)
+            return UNKNOWN_MERGEABILITY
         base = repo.git.ref(f"refs/heads/{pull.base_ref}")
         if base is None:
-            return Mergeability(None, "unknown", None)
+            return UNKNOWN_MERGEABILITY
+        tree = self._test_merge(repo, base, pull.head_sha)
+        if tree is None:
+            return Mergeability(False, "dirty", None, NOT_MERGEABLE)
+        state, reason = merge_state(self._merge_facts(repo, issue, base))
+        return Mergeability(True, state, tree, reason)
+
+    def _test_merge(self, repo: Repo, base: str, head: str) -> str | None:
+        """The tree merging ``head`` into ``base`` gives; None on a conflict."""
         git = repo.git
-        merge_base = git.merge_base(base, pull.head_sha)
+        merge_base = git.merge_base(base, head)
         if merge_base is None:
-            return Mergeability(False, "dirty", None)
+            return None
         if merge_base == base:
-            tree = git.commit_info(pull.head_sha).tree
-        elif merge_base == pull.head_sha:
-            tree = git.commit_info(base).tree
-        else:
-            merged, conflicts = merge_trees(
-                git.flat_tree(git.commit_info(merge_base).tree),
-                git.flat_tree(git.commit_info(base).tree),
-                git.flat_tree(git.commit_info(pull.head_sha).tree),
-            )
-            if conflicts:
-                return Mergeability(False, "dirty", None)
-            tree = git.write_tree(merged)
-        if pull.draft:
-            return Mergeability(True, "draft", tree)
-        if repo.settings.require_checks:
-            conclusion = repo.checks.get(pull.head_sha)
-            if conclusion != "success":
-                verb = "is expected" if conclusion is None else "is failing"
-                reason = f'Required status check "{REQUIRED_CHECK}" {verb}.'
-                return Mergeability(True, "blocked", tree, reason)
-        return Mergeability(True, "clean", tree)
+            return git.commit_info(head).tree
+        if merge_base == head:
+            return git.commit_info(base).tree
+        merged, conflicts = merge_trees(
+            git.flat_tree(git.commit_info(merge_base).tree),
+            git.flat_tree(git.commit_info(base).tree),
+            git.flat_tree(git.commit_info(head).tree),
+        )
+        return None if conflicts else git.write_tree(merged)
+
+    def _merge_facts(self, repo: Repo, issue: Issue, base: str) -> MergeFacts:
+        pull = _pull(issue)
+        protection = self._protection(repo, pull)
+        required = self.required_checks(repo, pull)
+        checks = repo.checks.get(pull.head_sha, {})
+        reviews_required = protection is not None and protection.reviews_required
+        return MergeFacts(
+            draft=pull.draft,
+            required=tuple((context, checks.get(context)) for context in required),
+            optional=tuple(state for context, state in checks.items() if context not in required),
+            review_blockers=self._review_blockers(repo, issue) if reviews_required else (),
+            behind=protection is not None
+            and protection.strict
+            and not repo.git.is_ancestor(base, pull.head_sha),
+            hooks=repo.settings.pre_receive_hooks,
+        )
+
+    def _protection(self, repo: Repo, pull: Pull) -> Protection | None:
+        """The branch protection that applies: the sandbox protects only the default branch."""
+        return repo.protection if pull.base_ref == repo.default_branch else None
+
+    def required_checks(self, repo: Repo, pull: Pull) -> list[str]:
+        """The check contexts a merge of this pull request waits for."""
+        return self.required_contexts(repo) if self._protection(repo, pull) else []
+
+    def required_contexts(self, repo: Repo) -> list[str]:
+        """The default branch's required checks (``require_checks`` adds ``ci``)."""
+        contexts = list(repo.protection.required_status_checks)
+        if repo.settings.require_checks and REQUIRED_CHECK not in contexts:
+            contexts.append(REQUIRED_CHECK)
+        return contexts
+
+    def pull_files(
+        self, repo: Repo, issue: Issue
+    ) -> dict[str, tuple[FileEntry | None, FileEntry | None]]:
+        """The files the pull request changes: its head against the merge base."""
+        pull = _pull(issue)
+        git = repo.git
+        base = git.ref(f"refs/heads/{pull.base_ref}") or pull.base_sha
+        merge_base = git.merge_base(base, pull.head_sha) or base
+        return diff_trees(
+            git.flat_tree(git.commit_info(merge_base).tree),
+            git.flat_tree(git.commit_info(pull.head_sha).tree),
+        )
 
     def merge_pull(
         self,
@@ -587,23 +796,37 @@ class Sandbox:
         pull = _pull(issue)
         if method not in MERGE_METHODS:
             raise validation_failed("PullRequest", "merge_method")
-        allowed = {
+        refusal = self._method_refusal(repo, method)
+        if refusal:
+            raise SandboxError(405, refusal)
+        # A merge attempt reads the pull request like any other request does.
+        self._advance_head(repo, issue)
+        if issue.state != "open":
+            raise SandboxError(405, NOT_MERGEABLE)
+        if pull.draft:
+            raise SandboxError(405, DRAFT_TEXT)
+        if sha is not None and sha != pull.head_sha:
+            raise SandboxError(409, HEAD_MODIFIED)
+        if pull.pending_head is not None:
+            # The branch moved on and the pull request has not caught up with it yet.
+            raise SandboxError(409, OUT_OF_DATE_TEXT)
+        if self.base_modified_merges > 0:
+            self.base_modified_merges -= 1
+            raise SandboxError(405, BASE_MODIFIED)
+        state = self._read_mergeability(repo, issue)
+        if state.state in ("blocked", "behind"):
+            raise SandboxError(405, state.blocked_reason)
+        if state.state not in MERGEABLE_STATES or state.tree is None:
+            raise SandboxError(405, NOT_MERGEABLE)
+        return self._merge(repo, issue, user, method, state.tree, title, message)
+
+    def _method_refusal(self, repo: Repo, method: str) -> str:
+        allowed, label = {
             "merge": (repo.settings.allow_merge_commit, "Merge commits"),
             "squash": (repo.settings.allow_squash_merge, "Squash merges"),
             "rebase": (repo.settings.allow_rebase_merge, "Rebase merges"),
         }[method]
-        if not allowed[0]:
-            raise SandboxError(405, f"{allowed[1]} are not allowed on this repository.")
-        if issue.state != "open":
-            raise SandboxError(405, "Pull Request is not mergeable")
-        if sha is not None and sha != pull.head_sha:
-            raise SandboxError(409, "Head branch was modified. Review and try the merge again.")
-        state = self.mergeability(repo, issue)
-        if state.state == "blocked":
-            raise SandboxError(405, state.blocked_reason)
-        if state.state != "clean" or state.tree is None:
-            raise SandboxError(405, "Pull Request is not mergeable")
-        return self._merge(repo, issue, user, method, state.tree, title, message)
+        return "" if allowed else f"{label} are not allowed on this repository."
 
     def _merge(
         self,
@@ -682,17 +905,22 @@ class Sandbox:
         pull = _pull(issue)
         if not repo.settings.allow_auto_merge:
             raise SandboxError(422, "Pull request Auto merge is not allowed for this repository")
+        self._advance_head(repo, issue)
         if issue.state != "open":
             raise SandboxError(422, "Pull request Pull request is closed")
+        refusal = self._method_refusal(repo, method) if method in MERGE_METHODS else ""
+        if refusal:
+            raise SandboxError(422, f"Pull request {refusal}")
         if expected_head is not None and expected_head != pull.head_sha:
-            raise SandboxError(
-                422, "Pull request Head branch was modified. Review and try the merge again."
-            )
-        state = self.mergeability(repo, issue)
-        if state.state == "clean":
-            raise SandboxError(422, "Pull request Pull request is in clean status")
-        if state.state == "draft":
+            raise SandboxError(422, f"Pull request {HEAD_MODIFIED}")
+        if pull.draft:
             raise SandboxError(422, "Pull request Pull request is in draft state")
+        state = self._read_mergeability(repo, issue)
+        # GitHub enables auto-merge only on a pull request that has something to wait for; it
+        # answers "unstable" while it is still computing mergeability.
+        shown = {"unknown": "unstable"}.get(state.state, state.state)
+        if shown in ("clean", "unstable", "dirty", "has_hooks"):
+            raise SandboxError(422, f"Pull request Pull request is in {shown} status")
         headline = title or (
             f"{issue.title} (#{issue.number})"
             if method == "squash"
@@ -706,15 +934,17 @@ class Sandbox:
         issue.updated_at = self.clock.now()
 
     def _settle(self, repo: Repo) -> None:
-        """Merge every pull request whose auto-merge conditions now hold."""
+        """Merge every pull request whose auto-merge conditions (checks, reviews) now hold."""
         for issue in repo.pulls():
             pull = issue.pull
             assert pull is not None
-            if issue.state != "open" or pull.auto_merge is None:
+            auto = pull.auto_merge
+            if issue.state != "open" or auto is None or pull.pending_head is not None:
+                continue
+            if self._method_refusal(repo, auto.method):
                 continue
             state = self.mergeability(repo, issue)
-            if state.state == "clean" and state.tree is not None:
-                auto = pull.auto_merge
+            if state.state in MERGEABLE_STATES and state.tree is not None:
                 self._merge(
                     repo,
                     issue,
@@ -762,18 +992,156 @@ class Sandbox:
 
     # -- checks, workflow runs -------------------------------------------------------------
 
-    def set_check(self, repo: Repo, sha: str, conclusion: str) -> None:
-        if conclusion not in CONCLUSIONS:
-            raise SandboxError(422, f"conclusion must be one of {', '.join(CONCLUSIONS)}")
-        repo.checks[sha] = conclusion
+    def set_check(
+        self, repo: Repo, sha: str, conclusion: str, context: str = REQUIRED_CHECK
+    ) -> None:
+        """A check (commit status) ``context`` on a commit finished or is ``pending``."""
+        if conclusion not in CHECK_STATES:
+            raise SandboxError(422, f"conclusion must be one of {', '.join(CHECK_STATES)}")
+        if not context.strip():
+            raise SandboxError(422, "context must not be empty")
+        repo.checks.setdefault(sha, {})[context] = conclusion
         self._settle(repo)
 
+    # -- branch protection, reviews ----------------------------------------------------------
+
+    def set_protection(self, repo: Repo, protection: Protection) -> None:
+        if not 0 <= protection.required_approving_review_count <= 6:
+            raise SandboxError(
+                422, "required_approving_review_count must be a number between 0 and 6"
+            )
+        repo.protection = protection
+        self._settle(repo)
+
+    def can_write(self, repo: Repo, user: User) -> bool:
+        return user in (repo.owner, self.bot) or self.role(repo, user.login) in WRITE_ROLES
+
+    def _can_read(self, repo: Repo, user: User) -> bool:
+        return (
+            not repo.private or user in (repo.owner, self.bot) or bool(self.role(repo, user.login))
+        )
+
+    def submit_review(
+        self,
+        repo: Repo,
+        issue: Issue,
+        user: User,
+        *,
+        event: str | None,
+        body: str | None = None,
+        commit_id: str | None = None,
+    ) -> Review:
+        """A review: ``event`` APPROVE, REQUEST_CHANGES or COMMENT; None leaves it PENDING."""
+        pull = _pull(issue)
+        if event is not None and event not in REVIEW_EVENTS:
+            raise validation_failed("PullRequestReview", "event")
+        if not self._can_read(repo, user):
+            raise not_found()
+        if user == issue.user and event == "APPROVE":
+            raise ReviewRefused("Can not approve your own pull request")
+        if user == issue.user and event == "REQUEST_CHANGES":
+            raise ReviewRefused("Can not request changes on your own pull request")
+        if event is None and any(r.user == user and r.state == PENDING for r in pull.reviews):
+            raise ReviewRefused("User can only have one pending review per pull request")
+        commit = commit_id or pull.head_sha
+        if repo.git.object_type(commit) != "commit":
+            raise validation_failed("PullRequestReview", "commit_id")
+        now = self.clock.now()
+        review = Review(
+            id=self.next_id("review"),
+            user=user,
+            state=REVIEW_EVENTS[event] if event is not None else PENDING,
+            body=body or "",
+            commit_id=commit,
+            submitted_at=None if event is None else now,
+        )
+        pull.reviews.append(review)
+        if event is not None and user in pull.requested_reviewers:
+            pull.requested_reviewers.remove(user)
+        issue.updated_at = now
+        self._settle(repo)
+        return review
+
+    def review_by_id(self, review_id: int) -> tuple[Repo, Issue, Review]:
+        for repo in self.repos.values():
+            for issue in repo.pulls():
+                assert issue.pull is not None
+                for review in issue.pull.reviews:
+                    if review.id == review_id:
+                        return repo, issue, review
+        raise not_found()
+
+    def _review_states(self, repo: Repo, issue: Issue) -> dict[str, str]:
+        """Each write-access reviewer's latest review that counts (comments and pending reviews
+        do not replace an approval; a dismissed one no longer counts)."""
+        latest: dict[str, str] = {}
+        for review in _pull(issue).reviews:
+            if review.state in (APPROVED, CHANGES_REQUESTED, DISMISSED) and self.can_write(
+                repo, review.user
+            ):
+                latest[review.user.login.lower()] = review.state
+        return {login: state for login, state in latest.items() if state != DISMISSED}
+
+    def _review_blockers(self, repo: Repo, issue: Issue) -> tuple[str, ...]:
+        protection = repo.protection
+        owner_sets = self._owner_sets(repo, issue) if protection.require_code_owner_reviews else ()
+        return review_blockers(
+            self._review_states(repo, issue),
+            protection.required_approving_review_count,
+            owner_sets,
+        )
+
+    def review_decision(self, repo: Repo, issue: Issue) -> str | None:
+        protection = self._protection(repo, _pull(issue))
+        required = protection is not None and protection.reviews_required
+        blockers = self._review_blockers(repo, issue) if required else ()
+        return review_decision(required, self._review_states(repo, issue), blockers)
+
+    def _owner_sets(self, repo: Repo, issue: Issue) -> tuple[tuple[Owner, ...], ...]:
+        """For each file the pull request changes that has code owners, those owners."""
+        base = repo.git.ref(f"refs/heads/{_pull(issue).base_ref}")
+        rules = self.codeowners(repo, base) if base else ()
+        sets: list[tuple[Owner, ...]] = []
+        for path in sorted(self.pull_files(repo, issue)):
+            owners = tuple(
+                owner
+                for owner in (self._owner(repo, token) for token in owners_of(rules, path))
+                if owner is not None
+            )
+            if owners and owners not in sets:
+                sets.append(owners)
+        return tuple(sets)
+
+    def codeowners(self, repo: Repo, sha: str) -> tuple[OwnerRule, ...]:
+        """The CODEOWNERS rules at a commit (GitHub reads them from the base branch)."""
+        tree = repo.git.commit_info(sha).tree
+        for path in CODEOWNERS_PATHS:
+            entry = repo.git.lookup(tree, path)
+            if entry is not None and entry.type == "blob":
+                return parse_codeowners(repo.git.blob(entry.sha).decode("utf-8", "replace"))
+        return ()
+
+    def _owner(self, repo: Repo, token: str) -> Owner | None:
+        """A code owner that counts: an account with write access. Teams are not modelled (the
+        sandbox's accounts are users), so team owners are left out like any invalid owner."""
+        if "/" in token:
+            return None
+        if "@" in token:
+            user = next((u for u in self.users.values() if u.email == token), None)
+        else:
+            user = self.users.get(token.lower())
+        if user is None or not self.can_write(repo, user):
+            return None
+        return Owner(user.login, user.login.lower())
+
     def workflow(self, repo: Repo, name: str, path: str | None = None) -> Workflow:
-        if name not in repo.workflows:
-            slug = "-".join(name.lower().split())
-            path = path or f".github/workflows/{slug}.yml"
-            repo.workflows[name] = Workflow(self.next_id("workflow"), name, path, self.clock.now())
-        return repo.workflows[name]
+        """The workflow file at ``path`` (by default named after ``name``). Workflows are
+        files: two files may share one ``name:``, as on GitHub."""
+        slug = "-".join(name.lower().split())
+        path = path or f".github/workflows/{slug}.yml"
+        if path not in repo.workflows:
+            repo.workflows[path] = Workflow(self.next_id("workflow"), name, path, self.clock.now())
+        return repo.workflows[path]
 
     def find_workflow(self, repo: Repo, key: str) -> Workflow:
         for workflow in repo.workflows.values():
@@ -793,13 +1161,14 @@ class Sandbox:
         event: str = "push",
         head_repo: Repo | None = None,
         actor: User | None = None,
+        workflow_path: str | None = None,
     ) -> WorkflowRun:
         if conclusion is not None and conclusion not in CONCLUSIONS:
             raise SandboxError(422, f"conclusion must be one of {', '.join(CONCLUSIONS)} or null")
         source = head_repo or repo
         if source.git.object_type(head_sha) != "commit":
             raise SandboxError(422, f"No commit found for SHA: {head_sha}")
-        flow = self.workflow(repo, workflow)
+        flow = self.workflow(repo, workflow, workflow_path)
         now = self.clock.now()
         number = sum(1 for r in repo.runs if r.workflow == flow) + 1
         run = WorkflowRun(
