@@ -6,13 +6,19 @@ Each variant changes the real ``.github/scoutflow-gitops.yml`` in one place and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from scoutflow_gitops.config import DEFAULT_CONFIG_PATH, MAX_CONFIG_BYTES, load_config
+from scoutflow_gitops.config import (
+    DEFAULT_CONFIG_PATH,
+    MAX_CONFIG_BYTES,
+    RequiredWorkflow,
+    load_config,
+)
 from scoutflow_gitops.errors import LocatedError
 
 REAL = (Path(__file__).parent.parent / DEFAULT_CONFIG_PATH).read_text()
@@ -28,6 +34,73 @@ def test_real_config_loads() -> None:
     assert prod is not None and prod.gate is not None
     assert prod.gate.promoted_from == "stage"
     assert not prod.follows_ci
+    assert config.merge_method == "squash"
+    assert config.source.required_workflows == (
+        RequiredWorkflow(".github/workflows/backend-ci.yml", "Backend CI"),
+        RequiredWorkflow(".github/workflows/frontend-ci.yml", "Frontend CI"),
+        RequiredWorkflow(".github/workflows/database-ci.yml", "Database CI"),
+    )
+
+
+def _workflows(lines: str) -> str:
+    """The real config with its required workflows replaced by ``lines``."""
+    return re.sub(
+        r"  required_workflows:\n(    .*\n|      .*\n)+", f"  required_workflows:\n{lines}", REAL
+    )
+
+
+def test_a_bare_string_is_a_workflow_file_and_the_name_is_optional() -> None:
+    config = load_config(
+        _workflows(
+            "    - .github/workflows/backend-ci.yml\n    - file: .github/workflows/lint.yaml\n"
+        )
+    )
+    workflows = config.source.required_workflows
+    assert workflows == (
+        RequiredWorkflow(".github/workflows/backend-ci.yml"),
+        RequiredWorkflow(".github/workflows/lint.yaml"),
+    )
+    # Messages fall back to the file name when no display name is given.
+    assert [workflow.label for workflow in workflows] == ["backend-ci.yml", "lint.yaml"]
+
+
+def test_a_display_name_alone_is_refused_with_the_new_form_as_hint() -> None:
+    """The old form (`- Backend CI`) named a workflow by display name, which two workflow files
+    may share (GitHub does not require unique `name:`s; e.g. camunda/camunda#11543 fixed two
+    workflows "having the same name"): it is an error whose hint shows the form by file."""
+    text = _workflows("    - Backend CI\n")
+    with pytest.raises(LocatedError) as caught:
+        load_config(text)
+    error = caught.value
+    assert error.line == line_of_text(text, "    - Backend CI")
+    assert error.reason == (
+        "source.required_workflows[0]: 'Backend CI' is not a workflow file "
+        "(.github/workflows/<file>.yml)"
+    )
+    assert "`- file: .github/workflows/backend-ci.yml` and `name: Backend CI`" in error.hint
+
+
+def test_a_run_path_with_a_ref_matches_its_workflow_file() -> None:
+    """GitHub's REST example of a workflow run (OpenAPI `workflow-run` examples) has
+    `"path": ".github/workflows/build.yml@main"`; its webhook examples have the bare file."""
+    source = load_config(REAL).source
+    backend = source.required_workflow(".github/workflows/backend-ci.yml@main")
+    assert backend is not None and backend.name == "Backend CI"
+    assert source.required_workflow(".github/workflows/backend-ci.yml") == backend
+    assert source.required_workflow(".github/workflows/backend-ci.yaml") is None
+    assert source.required_workflow("dynamic/github-code-scanning/codeql") is None
+
+
+@pytest.mark.parametrize("method", ["squash", "merge", "rebase"])
+def test_merge_method_is_read(method: str) -> None:
+    text = REAL.replace("merge_method: squash", f"merge_method: {method}")
+    assert load_config(text).merge_method == method
+
+
+def test_merge_method_defaults_to_squash() -> None:
+    text = REAL.replace("merge_method: squash\n", "")
+    assert "merge_method:" not in text
+    assert load_config(text).merge_method == "squash"
 
 
 def replace(old: str, new: str) -> Callable[[str], str]:
@@ -122,14 +195,38 @@ CASES = {
         1,
         "file is larger than 256 KiB",
     ),
+    "unknown merge method": Bad(
+        replace("merge_method: squash", "merge_method: fast-forward"),
+        "merge_method: fast-forward",
+        "merge_method: 'fast-forward' is not one of: squash, merge, rebase",
+    ),
     "not YAML": Bad(
         lambda text: "version: 1\nsource: repository: x\n", 2, "not valid YAML: mapping values"
     ),
     "not a mapping": Bad(lambda text: "- dev\n- prod\n", 1, "is not of type 'object'"),
     "empty required list": Bad(
-        replace("    - Backend CI\n    - Frontend CI\n    - Database CI\n", "    []\n"),
+        lambda text: re.sub(
+            r"  required_workflows:\n(    .*\n|      .*\n)+", "  required_workflows: []\n", text
+        ),
         "required_workflows",
         "source.required_workflows: [] should be non-empty",
+    ),
+    "required workflow outside .github/workflows": Bad(
+        replace("file: .github/workflows/frontend-ci.yml", "file: ci/frontend.yml"),
+        "file: ci/frontend.yml",
+        "source.required_workflows[1].file: 'ci/frontend.yml' is not a workflow file",
+    ),
+    "required workflow with an unknown key": Bad(
+        replace("      name: Database CI", "      name: Database CI\n      when: always"),
+        "when: always",
+        "source.required_workflows[2]: unknown field 'when'",
+    ),
+    "the same workflow file twice": Bad(
+        replace(
+            "file: .github/workflows/database-ci.yml", "file: .github/workflows/backend-ci.yml"
+        ),
+        "name: Frontend CI\n    - file: .github/workflows/backend-ci.yml",
+        "source.required_workflows[2]: .github/workflows/backend-ci.yml is required twice",
     ),
 }
 

@@ -30,6 +30,7 @@ from scoutflow_gitops.config import DEFAULT_CONFIG_PATH
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.events import CommentEvent, WorkflowRunEvent, load_payload, parse_event
 from scoutflow_gitops.model import Outcome
+from scoutflow_gitops.port import ConflictError
 from scoutflow_gitops.retry import Retrier, RetryPolicy
 
 # \Z, not $: "$" also matches before a trailing newline.
@@ -56,8 +57,6 @@ class Inputs:
     # off, e.g. against the local simulator.
     write_interval: float | None
     retry: RetryPolicy
-    # The repository the workflow runs in: an App token is minted for it too (read access).
-    workflow_repository: str
 
 
 def register(subparsers: Any) -> None:
@@ -86,6 +85,15 @@ def run(env: Mapping[str, str], *, dry_run_flag: bool = False, out: TextIO | Non
         outcome = _dispatch(inputs, stream, in_actions)
     except UserError as exc:
         _report_error(exc, env, stream, event_name)
+        return 1
+    except ConflictError as exc:
+        # A race outside the loops that read again (GraphQL STALE_DATA on a first read): GitHub
+        # answered, so it is one clear, retryable error, not a traceback.
+        lost = UserError(
+            f"GitHub's data changed while the bot read it: {exc}",
+            "re-run the job; the next run starts from what GitHub has now",
+        )
+        _report_error(lost, env, stream, event_name)
         return 1
     _report(outcome, inputs, env, stream)
     return 0
@@ -157,7 +165,6 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
         event_path=event_path,
         write_interval=interval if interval > 0 else None,
         retry=retry,
-        workflow_repository=env.get("GITHUB_REPOSITORY", ""),
     )
 
 
@@ -195,18 +202,18 @@ def _dispatch(inputs: Inputs, out: TextIO, in_actions: bool) -> Outcome:
     # Imported here so that input errors never pay for PyGithub's import.
     from scoutflow_gitops.github import GitHubHost, connect
 
-    client, token = connect(
+    # With App credentials: a writer token for the GitOps repository now, a reader for the
+    # config's source repository when a call first needs it; each masked as it is minted.
+    connection = connect(
         api_url=inputs.api_url,
         token=inputs.token,
         app_id=inputs.app_id,
         private_key=inputs.private_key,
         repository=inputs.gitops_repository,
-        also_read=inputs.workflow_repository,
+        on_token=lambda token: mask_token(token, out, in_actions),
         write_interval=inputs.write_interval,
     )
-    if token != inputs.token:
-        mask_token(token, out, in_actions)
-    host = GitHubHost(client, inputs.server_url, Retrier(inputs.retry))
+    host = GitHubHost(connection, inputs.server_url, Retrier(inputs.retry))
     settings = Settings(
         gitops_repository=inputs.gitops_repository,
         config_path=inputs.config_path,

@@ -7,9 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scoutflow_gitops import bump, commands, gates, messages, promote
-from scoutflow_gitops.apply import PullRequestPlan, apply_plan
+from scoutflow_gitops.apply import PullRequestPlan, apply_plan, check_merge_method
 from scoutflow_gitops.commands import Command
-from scoutflow_gitops.config import PERMISSION_RANK, Gate, PipelineConfig, load_config
+from scoutflow_gitops.config import (
+    PERMISSION_RANK,
+    Gate,
+    MergeMethod,
+    PipelineConfig,
+    load_config,
+)
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.events import CommentEvent, DispatchEvent, WorkflowRunEvent
 from scoutflow_gitops.model import (
@@ -57,36 +63,43 @@ def bump_to(
     ``state``, when the caller has just read it, saves the first read.
     """
     passed: tuple[WorkflowRun, ...] | None = None
+    lost: ConflictError | None = None
     for _attempt in range(settings.max_attempts):
-        if state is None:
-            state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
-        config = _config(state, settings)
-        screened = screen(config)
-        if screened is not None:
-            return screened
-        if passed is None:
-            runs = host.list_workflow_runs(config.source.repository, candidate)
-            verdict, passed = bump.assess_runs(config, candidate, runs)
-            if verdict is not None:
-                return verdict
-        decision = _decide_bump(candidate, config, state, host, settings, passed)
-        if isinstance(decision, Outcome):
-            return decision
-        envs = tuple(change.name for change in decision.environments)
-        outcome = _carry_out(
-            decision,
-            state,
-            host,
-            settings,
-            what=f"deploy {candidate[:7]} to {', '.join(envs)}",
-            image_tag=candidate,
-            environments=envs,
-            notes=decision.notes,
-        )
+        try:
+            if state is None:
+                state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
+            config = _config(state, settings)
+            screened = screen(config)
+            if screened is not None:
+                return screened
+            if passed is None:
+                runs = host.list_workflow_runs(
+                    config.source.repository, candidate, branch=config.source.branch
+                )
+                verdict, passed = bump.assess_runs(config, candidate, runs)
+                if verdict is not None:
+                    return verdict
+            decision = _decide_bump(candidate, config, state, host, settings, passed)
+            if isinstance(decision, Outcome):
+                return decision
+            envs = tuple(change.name for change in decision.environments)
+            outcome = _carry_out(
+                decision,
+                state,
+                host,
+                settings,
+                what=f"deploy {candidate[:7]} to {', '.join(envs)}",
+                image_tag=candidate,
+                environments=envs,
+                notes=decision.notes,
+                merge_method=config.merge_method,
+            )
+        except ConflictError as exc:
+            lost, outcome = exc, None
         if outcome is not None:
             return outcome
         state = None  # the branch, its PR or the default branch moved: read again
-    raise _gave_up(settings)
+    raise _gave_up(settings, lost)
 
 
 def _decide_bump(
@@ -121,8 +134,9 @@ def _decide_bump(
         relation = bump.relate_by_ancestry(candidate, tag, inputs.ancestors)
         if relation is None:
             comparison = host.compare(config.source.repository, tag, candidate)
-            comparisons[tag] = comparison
-            relation = comparison.status
+            if comparison is not None:  # None: the source repository has no such commit
+                comparisons[tag] = comparison
+                relation = comparison.status
         relations[tag] = relation
     changelog = bump.changelog_for(
         candidate=inputs.candidate,
@@ -244,13 +258,17 @@ def run_command(
         assert command.sha is not None, "the dispatch parser always gives bump a SHA"
         return bump_to(command.sha, host, settings, state=state)
 
+    lost: ConflictError | None = None
     for _attempt in range(settings.max_attempts):
-        outcome = _command_once(command, request, host, settings, state, config)
+        try:
+            outcome = _command_once(command, request, host, settings, state, config)
+        except ConflictError as exc:
+            lost, outcome = exc, None
         if outcome is not None:
             return outcome
         state = host.read_gitops_state(settings.gitops_repository, settings.config_path)
         config = _config(state, settings)
-    raise _gave_up(settings)
+    raise _gave_up(settings, lost)
 
 
 def _command_once(
@@ -286,7 +304,9 @@ def _command_once(
         refusal = promote.evidence_gates(target, state.server_time)
         if refusal is not None:
             return _refused(command, refusal)
-        runs = host.list_workflow_runs(config.source.repository, target.candidate)
+        runs = host.list_workflow_runs(
+            config.source.repository, target.candidate, branch=config.source.branch
+        )
         verdict, _passed = bump.assess_runs(config, target.candidate, runs)
         refusal = gates.ci_gate(target.candidate, verdict.reason if verdict else None)
         if refusal is not None:
@@ -325,6 +345,7 @@ def _command_once(
         environments=(env.name,),
         reviewers=plan.reviewers,
         team_reviewers=plan.team_reviewers,
+        merge_method=config.merge_method,
     )
 
 
@@ -340,9 +361,13 @@ def _carry_out(
     notes: tuple[str, ...] = (),
     reviewers: tuple[str, ...] = (),
     team_reviewers: tuple[str, ...] = (),
+    merge_method: MergeMethod = "squash",
 ) -> Outcome | None:
-    """Write the plan (or, in a dry run, say what would be written); ``None`` when a write
-    lost a race and the caller must read again."""
+    """Write the plan (or, in a dry run, say what would be written). A write that lost a race,
+    or a PR whose base moved, raises ``ConflictError``: the caller's loop reads again and
+    keeps GitHub's message for when it gives up."""
+    # A repository that allows no usable merge method fails the dry run as it fails a real one.
+    check_merge_method(plan, state, merge_method)
     if settings.dry_run:
         new = plan.existing_pr is None
         action = f"open a PR on {plan.branch}" if new else f"update the PR on {plan.branch}"
@@ -355,21 +380,20 @@ def _carry_out(
             diff=plan.diff,
             details=notes,
         )
-    try:
-        return apply_plan(
-            plan,
-            state,
-            host,
-            settings.gitops_repository,
-            what=what,
-            image_tag=image_tag,
-            environments=environments,
-            notes=notes,
-            reviewers=reviewers,
-            team_reviewers=team_reviewers,
-        )
-    except ConflictError:
-        return None
+    # A lost race (ConflictError) goes up to the caller's loop, which keeps its message.
+    return apply_plan(
+        plan,
+        state,
+        host,
+        settings.gitops_repository,
+        what=what,
+        image_tag=image_tag,
+        environments=environments,
+        notes=notes,
+        reviewers=reviewers,
+        team_reviewers=team_reviewers,
+        merge_method=merge_method,
+    )
 
 
 class _Conversation:
@@ -426,9 +450,11 @@ def _config(state: GitopsState, settings: Settings) -> PipelineConfig:
     return load_config(state.config_text, settings.config_path)
 
 
-def _gave_up(settings: Settings) -> UserError:
+def _gave_up(settings: Settings, last: Exception | None = None) -> UserError:
+    """The error after the last attempt, with what GitHub said to it."""
+    said = f" (last: {messages.log_line(str(last))})" if last is not None and str(last) else ""
     return UserError(
         f"gave up after {settings.max_attempts} attempts: a branch kept moving under "
-        "concurrent runs",
+        f"concurrent runs{said}",
         "re-run the job; the next run starts from what GitHub has now",
     )

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from scoutflow_gitops import messages, yamledit
-from scoutflow_gitops.config import Environment, MergeMode, PipelineConfig
+from scoutflow_gitops.config import Environment, MergeMode, PipelineConfig, workflow_file
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.events import SHA_RE, WorkflowRunEvent
 from scoutflow_gitops.model import (
@@ -71,25 +71,26 @@ class BumpPlan:
 def prescreen(event: WorkflowRunEvent) -> Outcome | None:
     """Outcomes decided by the payload alone, before any request."""
     short = event.head_sha[:7]
+    name = _event_label(event)
     if event.action != "completed" or event.status != "completed":
-        return _skip(event, f"{event.workflow} run is {event.status}, not completed")
+        return _skip(event, f"{name} run is {event.status}, not completed")
     if event.event != "push":
-        return _skip(event, f"{event.workflow} ran for a {event.event} event, not a push")
+        return _skip(event, f"{name} ran for a {event.event} event, not a push")
     if event.head_repository_id != event.repository_id:
         return _skip(
             event,
-            f"{event.workflow} ran on a commit from {event.head_repository or 'an unknown fork'}, "
+            f"{name} ran on a commit from {event.head_repository or 'an unknown fork'}, "
             f"not from {event.repository} itself",
         )
     if event.conclusion in FAILED_CONCLUSIONS:
         return Outcome(
             result="blocked",
-            reason=f"{event.workflow} concluded {event.conclusion} for {short}: "
+            reason=f"{name} concluded {event.conclusion} for {short}: "
             "it will not be deployed; fix the build and push again, or re-run the workflow",
             image_tag=event.head_sha,
         )
     if event.conclusion != "success":
-        return _skip(event, f"{event.workflow} concluded {event.conclusion or 'nothing'}")
+        return _skip(event, f"{name} concluded {event.conclusion or 'nothing'}")
     return None
 
 
@@ -100,11 +101,12 @@ def screen(event: WorkflowRunEvent, config: PipelineConfig) -> Outcome | None:
         return _skip(event, f"{event.repository} is not the source repository {source.repository}")
     if event.head_branch != source.branch:
         return _skip(event, f"the run is for branch {event.head_branch}, not {source.branch}")
-    if event.workflow not in source.required_workflows:
+    if source.required_workflow(event.workflow_path) is None:
+        # By file: another workflow may carry a required workflow's display name.
         return _skip(
             event,
-            f"{event.workflow!r} is not a required workflow "
-            f"({', '.join(source.required_workflows)})",
+            f"{_event_label(event)} ({workflow_file(event.workflow_path)}) is not a required "
+            f"workflow ({', '.join(w.file for w in source.required_workflows)})",
         )
     if not config.ci_environments:
         return _skip(event, "no environment follows CI in the pipeline config")
@@ -117,33 +119,41 @@ def assess_runs(
     """Whether every required workflow's latest push run on the source branch succeeded.
 
     Returns ``(None, passed_runs)`` when the commit may be deployed, else the outcome.
-    Pull-request runs are ignored: they test a merge ref, not the commit on the branch.
+    Runs are matched to required workflows by file, never by name: a run of another file with
+    the same name never counts. Pull-request runs are ignored: they test a merge ref, not the
+    commit on the branch.
     """
+    source = config.source
     latest: dict[str, WorkflowRun] = {}
     for run in runs:
-        if run.event != "push" or run.head_branch != config.source.branch:
+        if run.event != "push" or run.head_branch != source.branch:
             continue
-        known = latest.get(run.name)
+        workflow = source.required_workflow(run.path)
+        if workflow is None:
+            continue
+        known = latest.get(workflow.file)
         if known is None or (run.created_at, run.run_attempt, run.id) > (
             known.created_at,
             known.run_attempt,
             known.id,
         ):
-            latest[run.name] = run
+            latest[workflow.file] = run
     short = head_sha[:7]
-    required = config.source.required_workflows
+    required = source.required_workflows
     failed = [
-        latest[name]
-        for name in required
-        if name in latest
-        and latest[name].status == "completed"
-        and latest[name].conclusion != "success"
+        (workflow, latest[workflow.file])
+        for workflow in required
+        if workflow.file in latest
+        and latest[workflow.file].status == "completed"
+        and latest[workflow.file].conclusion != "success"
     ]
     pending = [
-        name for name in required if name not in latest or latest[name].status != "completed"
+        workflow
+        for workflow in required
+        if workflow.file not in latest or latest[workflow.file].status != "completed"
     ]
     if failed:
-        names = ", ".join(f"{run.name} ({run.conclusion})" for run in failed)
+        names = ", ".join(f"{workflow.label} ({run.conclusion})" for workflow, run in failed)
         return (
             Outcome(
                 result="blocked",
@@ -154,18 +164,18 @@ def assess_runs(
             (),
         )
     if pending:
-        done = [name for name in required if name not in pending]
+        done = [workflow.label for workflow in required if workflow not in pending]
         return (
             Outcome(
                 result="waiting",
-                reason=f"{short} is waiting for {', '.join(pending)}"
+                reason=f"{short} is waiting for {', '.join(w.label for w in pending)}"
                 + (f" ({', '.join(done)} passed)" if done else "")
                 + "; the last workflow to finish deploys it",
                 image_tag=head_sha,
             ),
             (),
         )
-    return None, tuple(latest[name] for name in required)
+    return None, tuple(latest[workflow.file] for workflow in required)
 
 
 def tags_to_relate(
@@ -243,7 +253,9 @@ def plan_bump(
             refused.append(
                 f"{short} and {env.name}'s {deployed[:7]} have diverged"
                 if relation == "diverged"
-                else f"cannot tell how {short} relates to {env.name}'s {deployed[:7]}"
+                # No relation: GitHub knows no such commit in the source repository.
+                else f"cannot tell how {short} relates to {env.name}'s {deployed[:7]}: "
+                f"{config.source.repository} has no such commit"
             )
             continue
         try:
@@ -367,6 +379,11 @@ def _newer_in_pr(
 
 def _branch_name(state: GitopsState) -> str:
     return f"{state.default_branch} ({state.head_oid[:7]})"
+
+
+def _event_label(event: WorkflowRunEvent) -> str:
+    """How messages name the run's workflow: its display name, else its file."""
+    return event.workflow or workflow_file(event.workflow_path)
 
 
 def _skip(event: WorkflowRunEvent, why: str) -> Outcome:

@@ -33,6 +33,8 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_CONFIG_BYTES = 256 * 1024
 
 MergeMode = Literal["auto", "direct", "none"]
+# How GitHub merges a PR the bot merges (the REST/GraphQL merge method, lower-case).
+MergeMethod = Literal["squash", "merge", "rebase"]
 Permission = Literal["admin", "maintain", "write", "triage", "read"]
 PERMISSION_RANK: Mapping[str, int] = {
     "none": 0,
@@ -45,10 +47,42 @@ PERMISSION_RANK: Mapping[str, int] = {
 
 
 @dataclass(frozen=True)
+class RequiredWorkflow:
+    """A workflow of the source repository that must pass, named by its file.
+
+    The file is what identifies a workflow: GitHub lets two workflow files share one
+    ``name:``, so a display name alone could be satisfied by the wrong workflow. ``name`` is
+    only how messages call it.
+    """
+
+    file: str
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How people read it: the display name, else the file name."""
+        return self.name or self.file.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
 class Source:
     repository: str
     branch: str
-    required_workflows: tuple[str, ...]
+    required_workflows: tuple[RequiredWorkflow, ...]
+
+    def required_workflow(self, path: str) -> RequiredWorkflow | None:
+        """The required workflow whose file is ``path`` (a run's ``path``, ``@ref`` and all)."""
+        file = workflow_file(path)
+        return next((w for w in self.required_workflows if w.file == file), None)
+
+
+def workflow_file(path: str) -> str:
+    """A workflow run's ``path`` as a file of the repository.
+
+    GitHub's REST example for a workflow run has ``.github/workflows/build.yml@main``, its
+    webhook examples ``.github/workflows/test.yml``: the ref after ``@`` is not part of the file.
+    """
+    return path.split("@", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -92,6 +126,7 @@ class PipelineConfig:
     bump: Bump
     changelog_limit: int
     environments: tuple[Environment, ...]
+    merge_method: MergeMethod = "squash"
 
     def environment(self, name: str) -> Environment | None:
         return next((env for env in self.environments if env.name == name), None)
@@ -182,7 +217,20 @@ def _check_schema(tree: Any, path: str) -> None:
     if error.validator == "additionalProperties":
         # Point at the misspelt key itself, not at the mapping that holds it.
         where.append(sorted(_extra_keys(error))[0])
-    raise LocatedError(path, line_of(tree, where), f"{field}: {_describe(error)}")
+    hint = _workflow_hint(error) if where[:2] == ["source", "required_workflows"] else ""
+    raise LocatedError(path, line_of(tree, where), f"{field}: {_describe(error)}", hint)
+
+
+def _workflow_hint(error: Any) -> str:
+    """A required workflow given by its display name: show the form that names its file."""
+    if error.validator != "pattern" or not isinstance(error.instance, str):
+        return ""
+    name = error.instance
+    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "ci"
+    return (
+        "name each required workflow by its file, with the display name optional: "
+        f"`- file: .github/workflows/{stem}.yml` and `name: {name}` under it"
+    )
 
 
 def _extra_keys(error: Any) -> set[str]:
@@ -199,6 +247,8 @@ def _describe(error: Any) -> str:
     if validator == "pattern":
         if error.validator_value.startswith("^scoutflow-gitops/"):
             return f"{error.instance!r} must start with scoutflow-gitops/"
+        if error.validator_value.startswith("^\\.github/workflows/"):
+            return f"{error.instance!r} is not a workflow file (.github/workflows/<file>.yml)"
         return f"{error.instance!r} is not in the expected form"
     if validator == "enum":
         choices = ", ".join(map(str, error.validator_value))
@@ -247,7 +297,7 @@ def _build(tree: Any, path: str) -> PipelineConfig:
         source=Source(
             repository=str(source["repository"]),
             branch=str(source.get("branch", "main")),
-            required_workflows=tuple(str(w) for w in source["required_workflows"]),
+            required_workflows=tuple(_workflow(item) for item in source["required_workflows"]),
         ),
         bump=Bump(
             branch=str(bump.get("branch", "scoutflow-gitops/bump-dev-stage")),
@@ -255,7 +305,15 @@ def _build(tree: Any, path: str) -> PipelineConfig:
         ),
         changelog_limit=int(tree.get("changelog_limit", 20)),
         environments=tuple(_environment(item) for item in tree["environments"]),
+        merge_method=tree.get("merge_method", "squash"),
     )
+
+
+def _workflow(item: str | Mapping[str, Any]) -> RequiredWorkflow:
+    if isinstance(item, str):
+        return RequiredWorkflow(file=item)
+    name = item.get("name")
+    return RequiredWorkflow(file=str(item["file"]), name=None if name is None else str(name))
 
 
 def _environment(item: Mapping[str, Any]) -> Environment:
@@ -281,6 +339,16 @@ def _environment(item: Mapping[str, Any]) -> Environment:
 
 
 def _check_references(config: PipelineConfig, tree: Any, path: str) -> None:
+    seen: set[str] = set()
+    for index, workflow in enumerate(config.source.required_workflows):
+        if workflow.file in seen:
+            where: list[str | int] = ["source", "required_workflows", index]
+            raise LocatedError(
+                path,
+                line_of(tree, where),
+                f"{_field_name(where)}: {workflow.file} is required twice",
+            )
+        seen.add(workflow.file)
     for index, problem, field in _reference_problems(config):
         parts: list[str | int] = ["environments", index, *field]
         line = line_of(tree, parts)

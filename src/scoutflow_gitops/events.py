@@ -30,7 +30,11 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class WorkflowRunEvent:
     action: str
+    # The display name (may be empty: GitHub's own example has `"name": ""`); the file in
+    # `workflow_path` is what says which workflow ran.
     workflow: str
+    workflow_path: str
+    workflow_id: int | None
     run_id: int
     run_url: str
     head_sha: str
@@ -119,9 +123,27 @@ def _workflow_run(payload: Mapping[str, Any]) -> WorkflowRunEvent:
     head_sha = _field(run, "head_sha", str, "workflow_run.")
     if not SHA_RE.match(head_sha):
         raise UserError(f"workflow_run.head_sha {head_sha[:80]!r} is not a 40-hex commit SHA")
+    workflow = payload.get("workflow")
+    if workflow is not None and not isinstance(workflow, dict):
+        raise UserError("workflow is not an object")
+    workflow = workflow or {}
+    # The run's own fields first; GitHub's examples also carry them in the `workflow` object
+    # (one of them has no `workflow_run.path` at all).
+    path = _optional(run, "path", str, "workflow_run.") or _optional(
+        workflow, "path", str, "workflow."
+    )
+    if not path:
+        raise UserError("event payload has no workflow_run.path (the workflow's file)")
+    workflow_id = _optional(run, "workflow_id", int, "workflow_run.")
     return WorkflowRunEvent(
         action=_field(payload, "action", str),
-        workflow=_field(run, "name", str, "workflow_run."),
+        workflow=_optional(run, "name", str, "workflow_run.")
+        or _optional(workflow, "name", str, "workflow.")
+        or "",
+        workflow_path=path,
+        workflow_id=workflow_id
+        if workflow_id is not None
+        else _optional(workflow, "id", int, "workflow."),
         run_id=_field(run, "id", int, "workflow_run."),
         run_url=_field(run, "html_url", str, "workflow_run."),
         head_sha=head_sha,

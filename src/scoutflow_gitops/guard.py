@@ -4,8 +4,14 @@ Run on a pull request (base and head checked out locally). Every environment who
 the PR changes must move to a newer commit of the source repository, unless the PR is a
 rollback: for an environment that follows CI, it carries the hold marker that keeps CI away;
 for a gated environment, it comes from the bot's rollback branch (and needs a code owner's
-review like any prod change). Ordering needs the source repository's history, read through the
-API: without a token the check is skipped with a clear message, never silently passed.
+review like any prod change). The rules are the base revision's config: a PR never supplies
+the rules that judge it.
+
+Ordering needs the source repository's history, read through the API, with a read token for it
+minted from GitHub App credentials (``SCOUTFLOW_GITOPS_APP_ID``, ``SCOUTFLOW_GITOPS_PRIVATE_KEY``)
+or with ``GITHUB_TOKEN``. A workflow's own ``GITHUB_TOKEN`` cannot read another private
+repository: when the token cannot read the source, the check says so (one line and a warning
+annotation) and passes neutrally, never with a false finding and never silently.
 """
 
 from __future__ import annotations
@@ -17,11 +23,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scoutflow_gitops import gitlog, yamledit
-from scoutflow_gitops.config import BOT_BRANCH_PREFIX, DEFAULT_CONFIG_PATH, HOLDS_DIR, load_config
+from scoutflow_gitops import gitlog, messages, yamledit
+from scoutflow_gitops.config import (
+    BOT_BRANCH_PREFIX,
+    DEFAULT_CONFIG_PATH,
+    HOLDS_DIR,
+    PipelineConfig,
+    load_config,
+)
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.events import SHA_RE
 from scoutflow_gitops.validate import Finding
+
+# GitHub App credentials the guard mints its read token from (the App ID is not secret).
+APP_ID_VARIABLE = "SCOUTFLOW_GITOPS_APP_ID"
+PRIVATE_KEY_VARIABLE = "SCOUTFLOW_GITOPS_PRIVATE_KEY"
 
 
 @dataclass(frozen=True)
@@ -51,12 +67,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=_handle)
 
 
+def trusted_config(repo: Path, base: str) -> PipelineConfig:
+    """The pipeline config of the base revision: the rules, which the PR cannot change."""
+    config_text = gitlog.read_at(repo, base, DEFAULT_CONFIG_PATH)
+    if config_text is None:
+        raise UserError(f"{DEFAULT_CONFIG_PATH} does not exist at {base}")
+    return load_config(config_text.decode("utf-8"), DEFAULT_CONFIG_PATH)
+
+
 def moves(repo: Path, base: str, head: str, head_branch: str) -> tuple[TagMove, ...]:
     """The environments whose tag differs between ``base`` and ``head``."""
-    config_text = gitlog.read_at(repo, head, DEFAULT_CONFIG_PATH)
-    if config_text is None:
-        raise UserError(f"{DEFAULT_CONFIG_PATH} does not exist at {head}")
-    config = load_config(config_text.decode("utf-8"), DEFAULT_CONFIG_PATH)
+    config = trusted_config(repo, base)
     found = []
     for env in config.environments:
         old_data = gitlog.read_at(repo, base, env.values_file)
@@ -100,30 +121,74 @@ def _handle(args: argparse.Namespace) -> int:
     if not found:
         print("guard: no environment changes its image tag", file=sys.stderr)
         return 0
-    token = os.environ.get("GITHUB_TOKEN", "")
-    if not token:
-        print(
-            "guard: skipped: no GITHUB_TOKEN to compare commits of the source repository; "
-            f"{len(found)} tag change(s) not checked",
-            file=sys.stderr,
-        )
-        return 0
-    from scoutflow_gitops.github import GitHubHost, connect
+    source = trusted_config(args.repo, args.base).source.repository
+    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
+    from scoutflow_gitops.github import GUARD_PERMISSIONS, AccessError, GitHubHost, connect
 
-    config_text = gitlog.read_at(args.repo, args.head, DEFAULT_CONFIG_PATH) or b""
-    source = load_config(config_text.decode("utf-8"), DEFAULT_CONFIG_PATH).source.repository
+    app_id = os.environ.get(APP_ID_VARIABLE, "").strip()
+    private_key = os.environ.get(PRIVATE_KEY_VARIABLE, "").strip()
+    token = os.environ.get("GITHUB_TOKEN", "").strip()
+    if not (app_id and private_key) and not token:
+        return _unchecked(
+            f"no GITHUB_TOKEN and no {APP_ID_VARIABLE}/{PRIVATE_KEY_VARIABLE} to compare commits "
+            f"of {source}",
+            len(found),
+            annotate,
+        )
     api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
-    client, _ = connect(api_url=api_url, token=token, repository=source)
-    host = GitHubHost(client, os.environ.get("GITHUB_SERVER_URL", "https://github.com"))
+    try:
+        if app_id and private_key:
+            if not app_id.isdigit():
+                raise UserError(f"{APP_ID_VARIABLE} must be the GitHub App's numeric id")
+            connection = connect(
+                api_url=api_url,
+                app_id=app_id,
+                private_key=private_key,
+                repository=source,
+                permissions=GUARD_PERMISSIONS,
+                on_token=lambda minted: _mask(minted, annotate),
+            )
+        else:
+            connection = connect(api_url=api_url, token=token, repository=source)
+        host = GitHubHost(connection, os.environ.get("GITHUB_SERVER_URL", "https://github.com"))
+        relations = [host.compare(source, move.old, move.new) for move in found]
+    except AccessError as exc:
+        if exc.need.repository.lower() != source.lower():
+            raise
+        return _unchecked(f"{exc.message} ({exc.hint})", len(found), annotate)
+    except UserError as exc:
+        if not (app_id and private_key):
+            raise
+        # App credentials that mint no token for the source read nothing either.
+        return _unchecked(f"{exc.message} ({exc.hint})", len(found), annotate)
     findings = [
         finding
-        for move in found
-        if (finding := judge(move, host.compare(source, move.old, move.new).status)) is not None
+        for move, comparison in zip(found, relations, strict=True)
+        if (finding := judge(move, comparison.status if comparison else None)) is not None
     ]
-    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     for finding in findings:
         print(finding.text())
         if annotate:
             print(finding.annotation())
     print(f"guard: {len(found)} tag change(s), {len(findings)} refused", file=sys.stderr)
     return 1 if findings else 0
+
+
+def _unchecked(why: str, count: int, annotate: bool) -> int:
+    """Pass neutrally, saying so: the order of the commits could not be read."""
+    line = messages.log_line(
+        f"guard: skipped: {why}; {count} tag change(s) not checked; give the guard GitHub App "
+        f"credentials ({APP_ID_VARIABLE}, {PRIVATE_KEY_VARIABLE}) or a token that can read "
+        "the source repository"
+    )
+    print(line, file=sys.stderr)
+    if annotate:
+        text = line.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        print(f"::warning title=scoutflow-gitops guard::{text}")
+    return 0
+
+
+def _mask(token: str, annotate: bool) -> None:
+    """Mask a minted token before anything could print it (only the runner reads this)."""
+    if annotate and token:
+        print(f"::add-mask::{token}")

@@ -66,7 +66,7 @@ def bump_commit_body(context: BumpContext) -> str:
     ]
     lines.append("")
     lines.append(f"Source: {context.source_repository}@{context.candidate}")
-    lines.extend(f"Passed: {run.name} ({run.url})" for run in context.passed_runs)
+    lines.extend(f"Passed: {_run_name(run)} ({run.url})" for run in context.passed_runs)
     return "\n".join(lines)
 
 
@@ -96,7 +96,7 @@ def bump_body(context: BumpContext) -> str:
     parts += _changelog(context.changelog, context.changelog_limit)
     parts += ["", "### CI", ""]
     parts += [
-        f"- [{inline(run.name)}]({run.url}): {run.conclusion}" for run in context.passed_runs
+        f"- [{inline(_run_name(run))}]({run.url}): {run.conclusion}" for run in context.passed_runs
     ] or ["- (no runs recorded)"]
     parts += ["", "### Diff", "", "```diff", context.diff.rstrip("\n"), "```"]
     if context.notes:
@@ -111,6 +111,12 @@ def bump_body(context: BumpContext) -> str:
         f"<!-- {PLAN_MARKER} {context.plan_json} -->",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _run_name(run: WorkflowRun) -> str:
+    """A run's workflow as people know it: its name, else its file (GitHub may send an
+    empty name)."""
+    return run.name or run.path or "workflow"
 
 
 def plan_candidate(body: str) -> str | None:

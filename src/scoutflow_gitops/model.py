@@ -35,6 +35,10 @@ class WorkflowRun:
     run_attempt: int
     created_at: str
     url: str
+    # The workflow file as GitHub sends it (`.github/workflows/ci.yml`, sometimes with `@ref`):
+    # what identifies the workflow, since two files may share one name.
+    path: str = ""
+    workflow_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,34 @@ class PullRequest:
 
 
 @dataclass(frozen=True)
+class PullRequestStatus:
+    """What GitHub says about merging a PR at one moment.
+
+    ``head_oid`` (``headRefOid``) follows the branch with a delay after a push, so it is read
+    next to ``branch_oid``, the branch's own tip (``None`` once the branch is deleted).
+    ``merge_state`` is GitHub's ``mergeStateStatus``; ``mergeable`` its ``MergeableState``.
+    """
+
+    state: str
+    head_oid: str
+    branch_oid: str | None
+    merge_state: str
+    mergeable: str
+    is_draft: bool = False
+    auto_merge: bool = False
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    """The repository's merge settings; the defaults are GitHub's for a new repository."""
+
+    auto_merge_allowed: bool = False
+    squash_allowed: bool = True
+    merge_commit_allowed: bool = True
+    rebase_allowed: bool = True
+
+
+@dataclass(frozen=True)
 class BotBranch:
     """A branch under the bot's own prefix, with its open PR if it has one."""
 
@@ -93,6 +125,7 @@ class GitopsState:
     labels: Mapping[str, str]
     # GitHub's clock (the Date header), so soak times never depend on the runner's clock.
     server_time: datetime
+    merge_settings: MergeSettings = MergeSettings()
 
     def branch(self, name: str) -> BotBranch | None:
         return next((branch for branch in self.branches if branch.name == name), None)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
+from scoutflow_gitops.config import MergeMethod
 from scoutflow_gitops.model import (
     Comparison,
     FileChange,
@@ -17,6 +18,7 @@ from scoutflow_gitops.model import (
     FileVersion,
     GitopsState,
     PullRequest,
+    PullRequestStatus,
     WorkflowRun,
 )
 
@@ -25,20 +27,29 @@ class ConflictError(Exception):
     """A write lost a race (stale expected oid, ref moved, PR already exists): re-read, retry."""
 
 
-class NotMergeableError(Exception):
-    """GitHub refuses to merge the PR as it stands (conflict, failing or pending checks)."""
-
-
 @dataclass(frozen=True)
 class Published:
     pull_request: PullRequest
     commit_oid: str
     created: bool
+    # The PR's merge status as the same answer gave it (None when it gave none).
+    status: PullRequestStatus | None = None
+
+
+@dataclass(frozen=True)
+class MergeAnswer:
+    """GitHub's answer to a merge or an auto-merge request."""
+
+    done: bool
+    # GitHub's message when it refused.
+    refusal: str = ""
+    # The labels sent along were attached.
+    labelled: bool = False
 
 
 @dataclass(frozen=True)
 class PublishRequest:
-    """One commit on the bot's branch, reset to the base first, and its rolling PR."""
+    """One commit on top of the base, on the bot's branch, and its rolling PR."""
 
     repository: str
     repository_id: str
@@ -54,15 +65,16 @@ class PublishRequest:
     body: str
 
 
-MergeStart = Literal["merged", "auto-merge-enabled", "already-clean"]
-
-
 class GitHost(Protocol):
     def read_gitops_state(self, repository: str, config_path: str) -> GitopsState:
         """Config text, default branch head, the bot's branches and PRs, holds, labels."""
         ...
 
-    def list_workflow_runs(self, repository: str, head_sha: str) -> tuple[WorkflowRun, ...]: ...
+    def list_workflow_runs(
+        self, repository: str, head_sha: str, *, branch: str | None = None
+    ) -> tuple[WorkflowRun, ...]:
+        """Every push run for ``head_sha`` (on ``branch``), all pages."""
+        ...
 
     def read_files_and_history(
         self,
@@ -76,20 +88,34 @@ class GitHost(Protocol):
         history_depth: int,
     ) -> FilesAndHistory: ...
 
-    def compare(self, repository: str, base: str, head: str) -> Comparison: ...
+    def compare(self, repository: str, base: str, head: str) -> Comparison | None:
+        """``None`` when the repository has no such commit (a token that cannot see the
+        repository is an error, never a relation)."""
+        ...
 
     def publish(self, request: PublishRequest) -> Published:
-        """Raises ``ConflictError`` when the branch or PR moved since it was read."""
+        """Raises ``ConflictError`` when the branch or PR moved since it was read. An open PR's
+        branch moves to the new commit in one step: it never points at the base."""
         ...
 
     def start_merge(
-        self, pull_request: PullRequest, head_oid: str, label_ids: Sequence[str]
-    ) -> MergeStart:
-        """Enable auto-merge (and attach labels); ``already-clean`` means merge it directly."""
+        self,
+        pull_request: PullRequest,
+        head_oid: str,
+        method: MergeMethod,
+        label_ids: Sequence[str],
+    ) -> MergeAnswer:
+        """Enable auto-merge guarded by ``head_oid``, attaching the labels in the same request."""
         ...
 
-    def merge(self, pull_request: PullRequest, head_oid: str) -> None:
-        """Squash-merge guarded by ``head_oid``; ``ConflictError`` if the head moved."""
+    def merge(
+        self,
+        pull_request: PullRequest,
+        head_oid: str,
+        method: MergeMethod,
+        label_ids: Sequence[str],
+    ) -> MergeAnswer:
+        """Merge guarded by ``head_oid``, attaching the labels in the same request."""
         ...
 
     def add_labels(self, repository: str, number: int, labels: Sequence[str]) -> None:
@@ -106,8 +132,8 @@ class GitHost(Protocol):
         """Each path's versions on the history of ``revision``, newest first."""
         ...
 
-    def read_pull_request(self, pull_request_id: str) -> PullRequest | None:
-        """The PR as GitHub has it now (state, head, labels); used after a refused merge."""
+    def read_pull_request(self, pull_request_id: str) -> PullRequestStatus | None:
+        """The PR's merge status as GitHub has it now."""
         ...
 
     def react(self, repository: str, comment_id: int, content: str) -> None: ...

@@ -38,6 +38,8 @@ class Failure:
     status: int | None
     headers: Mapping[str, str] = field(default_factory=dict)
     message: str = ""
+    # A rate limit GitHub reported in the body, not the status: GraphQL's RATE_LIMITED (200).
+    rate_limited: bool = False
 
 
 def wait_for(
@@ -49,13 +51,19 @@ def wait_for(
     """
     headers = {key.lower(): value for key, value in failure.headers.items()}
     retry_after = _number(headers.get("retry-after"))
-    if retry_after is not None and failure.status in (403, 429):
+    limited = failure.status in (403, 429) or failure.rate_limited
+    if retry_after is not None and limited:
         return max(retry_after, 0.0)
-    if headers.get("x-ratelimit-remaining") == "0" and failure.status in (403, 429):
-        reset = _number(headers.get("x-ratelimit-reset"))
+    reset = _number(headers.get("x-ratelimit-reset"))
+    # A reported rate limit waits for the reset even when `remaining` is not 0.
+    if limited and (
+        headers.get("x-ratelimit-remaining") == "0" or (failure.rate_limited and reset is not None)
+    ):
         return max((reset or now) - now, 0.0) + 1.0
-    if failure.status in (403, 429) and (
-        failure.status == 429 or "secondary rate limit" in failure.message.lower()
+    if limited and (
+        failure.status == 429
+        or failure.rate_limited
+        or "secondary rate limit" in failure.message.lower()
     ):
         # GitHub: with neither header, wait at least a minute before the next try.
         return max(60.0, policy.base_seconds * 2.0**attempt)

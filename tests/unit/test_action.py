@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+import responses
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from scoutflow_gitops.action import read_inputs, run
 from scoutflow_gitops.errors import UserError
-from tests.unit.payloads import workflow_run
+from tests.unit.payloads import examples, workflow_run
 
 TOKEN = "ghs_recognisableTOKENvalue0123456789"
 
@@ -120,3 +123,99 @@ def test_an_error_message_cannot_inject_workflow_commands(tmp_path: Path) -> Non
     assert run(env, out=out) == 1
     error_lines = [line for line in out.getvalue().splitlines() if "::set-output" in line]
     assert error_lines and all(line.startswith("::error ") for line in error_lines)
+
+
+def test_a_minted_token_is_masked_before_use_and_a_repository_out_of_reach_is_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With App credentials the writer token is minted for the GitOps repository and masked
+    before anything else is printed; a GraphQL `NOT_FOUND` for that repository ("Could not
+    resolve to a Repository with the name '...'", cli/cli#436) is one `::error` that names the
+    repository, what the bot needs there and the fix."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    api = "http://api.github.test:8080"
+    env = base_env(
+        tmp_path, INPUT_TOKEN="", INPUT_APP_ID="12", INPUT_PRIVATE_KEY=pem, INPUT_API_URL=api
+    )
+    gitops = "omerbh7/scoutflow-gitops"
+    minted = "ghs_minted0writer0token0value000000000"
+    with responses.RequestsMock() as github:
+        github.add(responses.GET, f"{api}/repos/{gitops}/installation", json={"id": 5})
+        github.add(
+            responses.POST,
+            f"{api}/app/installations/5/access_tokens",
+            json={"token": minted, "expires_at": "2026-11-27T12:00:00Z"},
+        )
+        github.add(
+            responses.POST,
+            f"{api}/graphql",
+            json={
+                "data": {"repository": None},
+                "errors": [
+                    {
+                        "type": "NOT_FOUND",
+                        "path": ["repository"],
+                        "message": f"Could not resolve to a Repository with the name '{gitops}'.",
+                    }
+                ],
+            },
+        )
+        out = io.StringIO()
+        assert run(env, out=out) == 1
+        assert github.calls[2].request.headers["Authorization"] == f"token {minted}"
+    lines = out.getvalue().splitlines()
+    masks = [line for line in lines if line.startswith("::add-mask::")]
+    assert lines[: len(masks)] == masks and masks[-1] == f"::add-mask::{minted}"
+    (error,) = lines[len(masks) :]
+    assert error.startswith(
+        f"::error title=scoutflow-gitops::the GitHub App's token cannot see {gitops}, where the "
+        "bot needs Contents: read: GitHub answered NOT_FOUND"
+    )
+    assert error.endswith(
+        f"(install the GitHub App on {gitops} too: it must be installed on both the GitOps and "
+        "the source repository)"
+    )
+    assert minted not in (tmp_path / "summary").read_text() + capsys.readouterr().err
+
+
+STALE = {"data": None, "errors": [{"type": "STALE_DATA", "message": "The data is stale."}]}
+
+
+def test_reads_that_keep_losing_races_give_up_with_githubs_last_word(tmp_path: Path) -> None:
+    """GraphQL `STALE_DATA` is a race: the bot reads again, and after the last attempt says so,
+    keeping GitHub's message."""
+    api = "http://api.github.test:8080"
+    env = base_env(tmp_path, INPUT_API_URL=api)
+    with responses.RequestsMock() as github:
+        for _ in range(3):
+            github.add(responses.POST, f"{api}/graphql", json=STALE)
+        out = io.StringIO()
+        assert run(env, out=out) == 1
+        assert len(github.calls) == 3
+    assert (
+        "::error title=scoutflow-gitops::gave up after 3 attempts: a branch kept moving under "
+        "concurrent runs (last: The data is stale.)" in out.getvalue()
+    )
+
+
+def test_a_race_outside_the_retry_loops_is_one_clear_error(tmp_path: Path) -> None:
+    api = "http://api.github.test:8080"
+    event = tmp_path / "dispatch.json"
+    event.write_text(json.dumps(examples("workflow_dispatch")[0]))
+    env = base_env(
+        tmp_path,
+        INPUT_API_URL=api,
+        GITHUB_EVENT_NAME="workflow_dispatch",
+        GITHUB_EVENT_PATH=str(event),
+    )
+    with responses.RequestsMock() as github:
+        github.add(responses.POST, f"{api}/graphql", json=STALE)
+        out = io.StringIO()
+        assert run(env, out=out) == 1
+    assert (
+        "::error title=scoutflow-gitops::GitHub's data changed while the bot read it: The data "
+        "is stale. (re-run the job" in out.getvalue()
+    )

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from scoutflow_gitops import bump
+from scoutflow_gitops import bot, bump
 from scoutflow_gitops.config import PipelineConfig, load_config
+from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.events import WorkflowRunEvent, parse_event
 from scoutflow_gitops.model import (
     BotBranch,
@@ -21,6 +22,8 @@ from scoutflow_gitops.model import (
     Relation,
     WorkflowRun,
 )
+from scoutflow_gitops.port import ConflictError
+from tests.unit.payloads import FILES as WORKFLOW_FILES
 from tests.unit.payloads import SHA, workflow_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,6 +61,7 @@ def state(*, holds: frozenset[str] = frozenset(), pr: PullRequest | None = None)
 
 
 def run(name: str, conclusion: str | None = "success", **fields: object) -> WorkflowRun:
+    """A run of the ScoutFlow workflow called ``name``, from its file (``FILES``)."""
     base = WorkflowRun(
         id=1,
         name=name,
@@ -68,6 +72,8 @@ def run(name: str, conclusion: str | None = "success", **fields: object) -> Work
         run_attempt=1,
         created_at="2026-11-27T10:00:00+00:00",
         url=f"https://github.com/omerbh7/scoutflow-app/actions/runs/{name.split()[0]}",
+        path=WORKFLOW_FILES.get(name, ".github/workflows/other.yml"),
+        workflow_id=100 + len(name),
     )
     return replace(base, **fields)  # type: ignore[arg-type]
 
@@ -138,7 +144,16 @@ def test_prescreen_lets_a_successful_push_run_through() -> None:
     [
         ({"repository": "someone/else"}, "not the source repository"),
         ({"branch": "feature/x"}, "branch feature/x, not main"),
-        ({"workflow": "Lint"}, "'Lint' is not a required workflow"),
+        (
+            {"workflow": "Lint"},
+            "Lint (.github/workflows/other.yml) is not a required workflow "
+            "(.github/workflows/backend-ci.yml, ",
+        ),
+        # Another file with a required workflow's display name is not that workflow.
+        (
+            {"workflow": "Backend CI", "path": ".github/workflows/backend-ci-copy.yml"},
+            "Backend CI (.github/workflows/backend-ci-copy.yml) is not a required workflow",
+        ),
     ],
 )
 def test_screen_skips_what_the_pipeline_does_not_follow(
@@ -149,9 +164,20 @@ def test_screen_skips_what_the_pipeline_does_not_follow(
     assert words in outcome.reason
 
 
-def test_screen_accepts_each_required_workflow() -> None:
-    for name in CONFIG.source.required_workflows:
-        assert bump.screen(event(workflow=name), CONFIG) is None
+def test_screen_accepts_each_required_workflow_by_its_file() -> None:
+    for workflow in CONFIG.source.required_workflows:
+        assert bump.screen(event(workflow=workflow.label, path=workflow.file), CONFIG) is None
+    # GitHub's own webhook example sends `"name": ""`; the file is enough.
+    backend = CONFIG.source.required_workflows[0].file
+    assert bump.screen(event(workflow="", path=f"{backend}@main"), CONFIG) is None
+
+
+def test_a_nameless_run_is_named_by_its_file() -> None:
+    outcome = bump.prescreen(
+        event(workflow="", path=".github/workflows/database-ci.yml", conclusion="failure")
+    )
+    assert outcome is not None and outcome.result == "blocked"
+    assert outcome.reason.startswith(".github/workflows/database-ci.yml concluded failure")
 
 
 # -- assess_runs: every required workflow's latest push run ----------------------------------
@@ -195,6 +221,43 @@ def test_a_newer_failed_run_blocks_an_older_success() -> None:
     assert verdict is not None and verdict.result == "blocked"
 
 
+def test_a_run_of_another_file_with_the_same_name_never_counts() -> None:
+    """GitHub lets two workflow files share one `name:`; only the file identifies the
+    required workflow, so a green run of a copy cannot stand in for it."""
+    impostor = run("Backend CI", path=".github/workflows/backend-ci-copy.yml", id=7)
+    verdict, _ = bump.assess_runs(CONFIG, SHA, (impostor, *GREEN[1:]))
+    assert verdict is not None and verdict.result == "waiting"
+    assert "waiting for Backend CI (Frontend CI, Database CI passed)" in verdict.reason
+    # ... and a failing copy does not block the real one either.
+    failing_copy = replace(impostor, conclusion="failure")
+    verdict, passed = bump.assess_runs(CONFIG, SHA, (failing_copy, *GREEN))
+    assert verdict is None and impostor.id not in {r.id for r in passed}
+
+
+def test_runs_are_matched_by_file_whatever_their_name_and_ref() -> None:
+    """The REST example of a run has `"path": ".github/workflows/build.yml@main"` (OpenAPI
+    `workflow-run` examples): the ref does not change which file it is."""
+    renamed = (
+        replace(run("Backend CI", path=".github/workflows/backend-ci.yml@main"), name=""),
+        replace(run("Frontend CI"), name="frontend"),
+        GREEN[2],
+    )
+    verdict, passed = bump.assess_runs(CONFIG, SHA, renamed)
+    assert verdict is None
+    assert [r.path for r in passed] == [
+        ".github/workflows/backend-ci.yml@main",
+        ".github/workflows/frontend-ci.yml",
+        ".github/workflows/database-ci.yml",
+    ]
+
+
+def test_a_failure_is_reported_under_the_configured_name() -> None:
+    failed = replace(run("Backend CI", "failure"), name="")
+    verdict, _ = bump.assess_runs(CONFIG, SHA, (failed, *GREEN[1:]))
+    assert verdict is not None and verdict.result == "blocked"
+    assert "cannot be deployed: Backend CI (failure)" in verdict.reason
+
+
 def test_pull_request_and_other_branch_runs_do_not_count() -> None:
     runs = (
         run("Backend CI", event="pull_request"),
@@ -231,7 +294,7 @@ def test_a_newer_commit_bumps_dev_and_stage_in_one_plan_changing_one_line_each()
         ("identical", "noop", "already runs"),
         ("behind", "noop", "runs a newer commit than"),
         ("diverged", "refused", "have diverged"),
-        (None, "refused", "cannot tell how"),
+        (None, "refused", "omerbh7/scoutflow-app has no such commit"),
     ],
 )
 def test_never_downgrade_and_never_guess(
@@ -241,6 +304,27 @@ def test_never_downgrade_and_never_guess(
     assert isinstance(outcome, Outcome)
     assert outcome.result == result
     assert words in outcome.reason or any(words in d for d in outcome.details)
+
+
+def test_a_nameless_passed_run_is_listed_by_its_file() -> None:
+    """GitHub may send a run with an empty `name` (its own webhook example does): the PR body
+    and the commit message name it by its file instead of leaving a blank."""
+    nameless = (replace(GREEN[0], name=""), *GREEN[1:])
+    result = bump.plan_bump(
+        config=CONFIG,
+        candidate=SHA,
+        state=state(),
+        files=FILES,
+        branch_files={},
+        relations={DEPLOYED: "ahead"},
+        candidate_commit=Commit(SHA, "Add shot charts", "octocat", "https://example/c"),
+        changelog=None,
+        passed_runs=nameless,
+        server_url="https://github.com",
+    )
+    assert isinstance(result, bump.BumpPlan)
+    assert "- [.github/workflows/backend-ci.yml](" in result.body
+    assert "Passed: .github/workflows/backend-ci.yml (" in result.commit_body
 
 
 def test_an_environment_on_hold_is_left_out() -> None:
@@ -381,3 +465,29 @@ def test_a_tag_the_editor_cannot_change_safely_is_refused_with_its_line() -> Non
     outcome = plan({DEPLOYED: "ahead"}, files=anchored)
     assert isinstance(outcome, Outcome) and outcome.result == "refused"
     assert "environments/dev/values.yaml:10:" in outcome.reason
+
+
+# -- the shell: a lost race is read again, and giving up keeps GitHub's last word -------------
+
+
+class _Racing:
+    """A host on which every read of the state loses a race (GraphQL `STALE_DATA`)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read_gitops_state(self, repository: str, config_path: str) -> GitopsState:
+        self.reads += 1
+        raise ConflictError(f"The data is stale (read {self.reads})")
+
+
+def test_giving_up_after_lost_races_keeps_the_last_error() -> None:
+    host = _Racing()
+    settings = bot.Settings("omerbh7/scoutflow-gitops", ".github/scoutflow-gitops.yml", "x")
+    with pytest.raises(UserError) as caught:
+        bot.bump_to(SHA, host, settings)  # type: ignore[arg-type]
+    assert host.reads == settings.max_attempts == 3
+    assert caught.value.message == (
+        "gave up after 3 attempts: a branch kept moving under concurrent runs "
+        "(last: The data is stale (read 3))"
+    )

@@ -27,6 +27,37 @@ def test_every_real_workflow_run_example_parses(index: int) -> None:
     assert event.conclusion == payload["workflow_run"]["conclusion"]
 
 
+def test_a_workflow_run_carries_the_workflows_file_and_id_as_github_sends_them() -> None:
+    """GitHub's `workflow_run` webhook examples (tests/fixtures/github/webhooks) carry the file
+    in `workflow_run.path` and `workflow.path`, and one of them has `"name": ""`: the file and
+    `workflow_run.workflow_id` are read, the name is display only."""
+    payload = examples("workflow_run")[1]
+    assert payload["workflow_run"]["name"] == ""
+    event = parse_event("workflow_run", payload)
+    assert isinstance(event, WorkflowRunEvent)
+    assert event.workflow == "test"  # the `workflow` object names it when the run does not
+    assert event.workflow_path == ".github/workflows/test.yml"
+    assert event.workflow_id == payload["workflow_run"]["workflow_id"] == 2823525
+
+
+def test_a_run_without_its_own_path_takes_the_workflow_objects() -> None:
+    """GitHub's first `workflow_run` example has no `workflow_run.path`, only `workflow.path`."""
+    payload = examples("workflow_run")[0]
+    assert "path" not in payload["workflow_run"]
+    event = parse_event("workflow_run", payload)
+    assert isinstance(event, WorkflowRunEvent)
+    assert event.workflow_path == payload["workflow"]["path"] == ".github/workflows/syntax.yml"
+    assert event.workflow_id == payload["workflow"]["id"]
+
+
+def test_a_run_without_any_path_is_refused() -> None:
+    payload = workflow_run()
+    del payload["workflow_run"]["path"]
+    del payload["workflow"]["path"]
+    with pytest.raises(UserError, match=r"no workflow_run\.path"):
+        parse_event("workflow_run", payload)
+
+
 @pytest.mark.parametrize("index", range(9))
 def test_every_real_issue_comment_example_parses(index: int) -> None:
     payload = examples("issue_comment")[index]
@@ -76,6 +107,9 @@ def _with(path: str, value: object) -> dict[str, Any]:
         (_with("workflow_run.head_repository", "fork"), "head_repository is not an object"),
         (_without("workflow_run.repository.full_name"), "no workflow_run.repository.full_name"),
         (_with("action", None), "action is not a str"),
+        (_with("workflow_run.path", ".github/workflows/a.yml\n::stop"), "control character"),
+        (_with("workflow_run.path", 5), "workflow_run.path is not a str"),
+        (_with("workflow", "ci"), "workflow is not an object"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
