@@ -38,12 +38,12 @@ from typing import Any
 
 from scoutflow_gitops.sandbox import RunningServer, Sandbox, seed_scoutflow, serve
 from scoutflow_gitops.sandbox.control import finish_workflow_run, push_commit
+from scoutflow_gitops.sandbox.driver import mint_job_token
 from scoutflow_gitops.sandbox.faults import Fault, add_fault, list_faults
 from scoutflow_gitops.sandbox.model import Repo, RequestRecord
 from scoutflow_gitops.sandbox.seed import APP_REPO, CI_WORKFLOWS, GITOPS_REPO
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "ghs_stormTOKENthatIsNeverPrinted00000"
 BOT_PREFIX = "scoutflow-gitops/"
 ENVIRONMENTS = ("dev", "stage", "prod")
 FOLLOWS_CI = ("dev", "stage")
@@ -370,10 +370,12 @@ def run_job(url: str, delivery: Delivery, payload: Mapping[str, Any], work: Path
         "GITHUB_REPOSITORY": APP_REPO,
         "GITHUB_API_URL": url,
         "GITHUB_SERVER_URL": url,
-        "INPUT_TOKEN": TOKEN,
+        # A fresh installation token of the App for both repositories, as a job gets one.
+        "INPUT_TOKEN": mint_job_token(url, None, (GITOPS_REPO, APP_REPO)),
         "INPUT_GITOPS_REPOSITORY": GITOPS_REPO,
         "INPUT_API_URL": url,
         "SCOUTFLOW_GITOPS_WRITE_INTERVAL": "0",
+        "SCOUTFLOW_GITOPS_MERGE_POLL_SECONDS": "0",
     }
     started = time.monotonic()
     try:

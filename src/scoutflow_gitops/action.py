@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from scoutflow_gitops import messages
+from scoutflow_gitops import merging, messages
+from scoutflow_gitops.apply import Waiting
 from scoutflow_gitops.bot import (
     Settings,
     handle_comment,
@@ -57,6 +58,9 @@ class Inputs:
     # off, e.g. against the local simulator.
     write_interval: float | None
     retry: RetryPolicy
+    # Seconds before the first look at a new PR's mergeability (GitHub computes it in the
+    # background); later looks back off from there.
+    merge_poll: float
 
 
 def register(subparsers: Any) -> None:
@@ -165,6 +169,7 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
         event_path=event_path,
         write_interval=interval if interval > 0 else None,
         retry=retry,
+        merge_poll=_seconds(env, "SCOUTFLOW_GITOPS_MERGE_POLL_SECONDS", 1.0),
     )
 
 
@@ -219,6 +224,12 @@ def _dispatch(inputs: Inputs, out: TextIO, in_actions: bool) -> Outcome:
         config_path=inputs.config_path,
         server_url=inputs.server_url,
         dry_run=inputs.dry_run,
+        merge_wait=Waiting(
+            policy=merging.Policy(
+                first_wait=inputs.merge_poll,
+                longest_wait=max(inputs.merge_poll, merging.Policy().longest_wait),
+            )
+        ),
     )
     if isinstance(event, WorkflowRunEvent):
         return handle_workflow_run(event, host, settings)

@@ -4,10 +4,10 @@ read again. Reads stop as soon as a decision is final (see ``bump`` and ``promot
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scoutflow_gitops import bump, commands, gates, messages, promote
-from scoutflow_gitops.apply import PullRequestPlan, apply_plan, check_merge_method
+from scoutflow_gitops.apply import PullRequestPlan, Waiting, apply_plan, check_merge_method
 from scoutflow_gitops.commands import Command
 from scoutflow_gitops.config import (
     PERMISSION_RANK,
@@ -39,6 +39,8 @@ class Settings:
     server_url: str
     dry_run: bool = False
     max_attempts: int = 3
+    # How long to wait for GitHub to compute a PR's mergeability before merging it.
+    merge_wait: Waiting = field(default_factory=Waiting)
 
 
 # -- CI: workflow_run --------------------------------------------------------------------------
@@ -393,6 +395,7 @@ def _carry_out(
         reviewers=reviewers,
         team_reviewers=team_reviewers,
         merge_method=merge_method,
+        waiting=settings.merge_wait,
     )
 
 

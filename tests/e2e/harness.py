@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from scoutflow_gitops.sandbox.control import finish_workflow_run, push_commit
-from scoutflow_gitops.sandbox.driver import JobResult, run_job
+from scoutflow_gitops.sandbox.driver import JobResult, mint_job_token, run_job
 from tests.sandbox.fixtures import LiveSandbox
 
 APP = "omerbh7/scoutflow-app"
@@ -31,9 +31,16 @@ def start_job(
     dry_run: bool = False,
     extra_env: Mapping[str, str] | None = None,
     token: str = TOKEN,
+    mint: bool = True,
 ) -> JobResult:
     """One job of the real entrypoint against the simulator, its files under tmp_path, with
-    no assertion made (a hostile case states its own expectations)."""
+    no assertion made (a hostile case states its own expectations).
+
+    ``token`` is minted afresh for each job as the App's installation token for both
+    repositories (tokens expire after an hour of simulated time, as GitHub's do), unless
+    ``mint`` is false: then the simulator does not know it and answers 401."""
+    if token and mint:
+        mint_job_token(live.url, live.sandbox, (GITOPS, APP), token)
     return run_job(
         live.url,
         event_name,

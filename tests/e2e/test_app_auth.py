@@ -1,14 +1,17 @@
-"""The GitHub App path: the bot mints an installation token scoped to the repositories it
-needs, masks it before anything else, and never shows it or the key anywhere."""
+"""The GitHub App path: the bot mints least-privilege installation tokens (a writer for the
+GitOps repository at once, a reader for both repositories once the config names the source),
+masks each before anything uses it, and never shows them or the key anywhere."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from scoutflow_gitops.github import READER_PERMISSIONS, WRITER_PERMISSIONS
 from tests.e2e.harness import CI, ci_event, new_app_commit, start_job, tag_on_main
 from tests.sandbox.fixtures import LiveSandbox
 
@@ -33,20 +36,35 @@ def test_an_app_installation_token_is_minted_masked_and_used(
     assert tag_on_main(live, "dev") == sha
 
     paths = [request["path"] for request in last.requests]
-    assert paths[:2] == [
+    tokens_path = paths[1]
+    assert re.fullmatch(r"/app/installations/\d+/access_tokens", tokens_path)
+    # The writer at once; the state read; the reader once the config has named the source;
+    # one installation (one account) for both, looked up once.
+    assert paths[:4] == [
         "/repos/omerbh7/scoutflow-gitops/installation",
-        f"/app/installations/{live.sandbox.user('omerbh7').id}/access_tokens",
+        tokens_path,
+        "/graphql",
+        tokens_path,
     ]
-    # Scoped to the GitOps repository and the repository the workflow runs in, nothing else.
-    assert last.requests[1]["body"] == {"repositories": ["scoutflow-gitops", "scoutflow-app"]}
+    assert paths.count(tokens_path) == 2
+    assert paths.count("/repos/omerbh7/scoutflow-gitops/installation") == 1
+    assert last.requests[1]["body"] == {
+        "repositories": ["scoutflow-gitops"],
+        "permissions": dict(WRITER_PERMISSIONS),
+    }
+    assert last.requests[3]["body"] == {
+        "repositories": ["scoutflow-gitops", "scoutflow-app"],
+        "permissions": dict(READER_PERMISSIONS),
+    }
 
     key_lines = [line for line in key.splitlines() if not line.startswith("-----")]
     masks = [line for line in last.stdout.splitlines() if line.startswith("::add-mask::")]
-    minted = masks[-1].removeprefix("::add-mask::")
-    assert minted.startswith("ghs_") and minted not in key_lines
+    minted = [mask.removeprefix("::add-mask::") for mask in masks[-2:]]
+    assert all(token.startswith("ghs_") and token not in key_lines for token in minted)
+    assert minted[0] != minted[1]
     stdout_lines = last.stdout.splitlines()
     assert stdout_lines[: len(masks)] == masks, "masks come before any other output"
     produced = [last.stderr, last.summary, json.dumps(last.requests)]
     produced.append("\n".join(line for line in stdout_lines if not line.startswith("::add-mask::")))
-    for secret in (minted, *key_lines):
+    for secret in (*minted, *key_lines):
         assert all(secret not in text for text in produced)

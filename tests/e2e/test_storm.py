@@ -48,6 +48,14 @@ def _green_but_one(live: LiveSandbox, message: str) -> tuple[str, dict[str, Any]
     return sha, ci_event(live, sha, CI[2])
 
 
+def _wait_for_the_first_fault(live: LiveSandbox, seconds: float = 30) -> None:
+    """Until the first armed fault has fired (the slow job reached it), or fail."""
+    deadline = time.monotonic() + seconds
+    while list_faults(live.sandbox)[0]["injected"] == 0:
+        assert time.monotonic() < deadline, "the slow job never reached its fault"
+        time.sleep(0.02)
+
+
 def _job(live: LiveSandbox, tmp_path: Path, sha: str, payload: dict[str, Any], name: str) -> Job:
     return run_job(live.url, Delivery(0, sha, CI[2], "success"), payload, tmp_path / name)
 
@@ -109,16 +117,15 @@ def test_a_newer_commit_is_deployed_when_its_pr_was_merged_meanwhile(
     older, older_payload = _green_but_one(live, "Add shot charts")
     newer, newer_payload = _green_but_one(live, "Add box scores")
     # The older commit's job opens its PR and stalls before merging it; the newer commit's job
-    # reads that open PR, then its publish waits until the older job has merged.
-    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="StartMerge", delay_ms=1500, times=1))
+    # reads that open PR, then its move of the PR's branch waits until the older job has merged.
+    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="Merge", delay_ms=1500, times=1))
     jobs: dict[str, Job] = {}
     slow = threading.Thread(
         target=lambda: jobs.update(older=_job(live, tmp_path, older, older_payload, "a"))
     )
     slow.start()
-    while list_faults(live.sandbox)[0]["injected"] == 0:
-        time.sleep(0.02)
-    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="Publish", delay_ms=3000, times=1))
+    _wait_for_the_first_fault(live)
+    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="MoveRefs", delay_ms=3000, times=1))
     jobs["newer"] = _job(live, tmp_path, newer, newer_payload, "b")
     slow.join()
 
@@ -136,17 +143,16 @@ def test_a_job_whose_pr_a_newer_job_moved_ends_cleanly(
     live = live_sandbox
     older, older_payload = _green_but_one(live, "Add shot charts")
     newer, newer_payload = _green_but_one(live, "Add box scores")
-    # The older commit's job stalls before auto-merge; the newer one's job moves the PR to its
-    # commit and stalls in turn, so the older job's auto-merge names a head that is gone.
-    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="StartMerge", delay_ms=1500, times=1))
+    # The older commit's job stalls before its merge; the newer one's job moves the PR to its
+    # commit and stalls in turn, so the older job's merge names a head that is gone.
+    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="Merge", delay_ms=1500, times=1))
     jobs: dict[str, Job] = {}
     slow = threading.Thread(
         target=lambda: jobs.update(older=_job(live, tmp_path, older, older_payload, "a"))
     )
     slow.start()
-    while list_faults(live.sandbox)[0]["injected"] == 0:
-        time.sleep(0.02)
-    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="StartMerge", delay_ms=3000, times=1))
+    _wait_for_the_first_fault(live)
+    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="Merge", delay_ms=3000, times=1))
     jobs["newer"] = _job(live, tmp_path, newer, newer_payload, "b")
     slow.join()
 

@@ -181,6 +181,9 @@ def run_job(
             "INPUT_DRY_RUN": "true" if dry_run else "false",
             # PyGithub would otherwise pause a second before each write, as GitHub advises.
             "SCOUTFLOW_GITOPS_WRITE_INTERVAL": "0",
+            # The simulator computes mergeability in the background by reads, not seconds:
+            # the bot's first look need not wait a second of wall time.
+            "SCOUTFLOW_GITOPS_MERGE_POLL_SECONDS": "0",
             **(extra_env or {}),
         }
         _clear_log(api_url, sandbox)
