@@ -1,6 +1,6 @@
 """Requests per event against the bot's budget, and the bot's CPU time per event.
 
-Run with ``.venv/bin/python bench/requests.py [RUNS]`` (default 20). The simulator runs in a
+Run with ``.venv/bin/python bench/request_budget.py [RUNS]`` (default 20). The simulator runs in a
 subprocess (``scoutflow-gitops sandbox serve``) and is driven over its control API; each bot job
 runs in this process through ``scoutflow_gitops.sandbox.driver``, which times the entrypoint
 with ``time.process_time``. With the simulator's request handling in the other process, that
@@ -65,7 +65,26 @@ SKIPPED = Scenario("skipped (pull_request run)", "skipped", 0)
 # The followed branch is in the pipeline config, so this skip needs the one state query.
 SKIPPED_BRANCH = Scenario("skipped (feature branch)", "skipped", 1)
 BLOCKED = Scenario("blocked (failed workflow)", "blocked", 0)
-SCENARIOS = (FIRST_BUMP, BUMP, WAITING, NOOP, NOOP_OLDER, SKIPPED, SKIPPED_BRANCH, BLOCKED)
+# With the App's key the bot mints its own tokens: the installation lookup and two tokens
+# (a writer for the GitOps repository, a reader for it and the app repository).
+APP_BUMP = Scenario("fresh bump, App credentials", "merged", 9)
+# A required check pending on the GitOps repository: the PR waits for it with auto-merge on,
+# and the next commit's bump moves that open PR (scratch commit, one compare-and-swap).
+AUTO_MERGE = Scenario("bump waiting on a required check", "auto-merge-enabled", 6)
+UPDATE = Scenario("bump onto the open PR", "auto-merge-enabled", 8)
+SCENARIOS = (
+    FIRST_BUMP,
+    BUMP,
+    APP_BUMP,
+    AUTO_MERGE,
+    UPDATE,
+    WAITING,
+    NOOP,
+    NOOP_OLDER,
+    SKIPPED,
+    SKIPPED_BRANCH,
+    BLOCKED,
+)
 
 
 class Simulator:
@@ -112,9 +131,14 @@ class Bench:
         self.samples: dict[Scenario, list[JobResult]] = {}
         self.surprises: list[str] = []
 
-    def job(self, payload: dict[str, Any], scenario: Scenario | None) -> JobResult:
+    def job(
+        self,
+        payload: dict[str, Any],
+        scenario: Scenario | None,
+        extra_env: dict[str, str] | None = None,
+    ) -> JobResult:
         """Run one job; keep it as a sample of ``scenario`` (None: run it, do not sample)."""
-        job = run_job(self.simulator.url, "workflow_run", payload)
+        job = run_job(self.simulator.url, "workflow_run", payload, extra_env=extra_env)
         if scenario is not None:
             if job.result != scenario.expect or job.exit_code != 0:
                 self.surprises.append(
@@ -143,6 +167,29 @@ def measure(sim: Simulator, runs: int) -> Bench:
         bench.job(sim.finish(sha, BACKEND), WAITING if index else None)
         bench.job(sim.finish(sha, FRONTEND), None)
         bench.job(sim.finish(sha, DATABASE), BUMP if index else FIRST_BUMP)
+    key = _app_key()
+    app_env = {"INPUT_TOKEN": "", "INPUT_APP_ID": "1", "INPUT_PRIVATE_KEY": key}
+    for index in range(runs):
+        sha = sim.push(f"App feature {index}")
+        shas.append(sha)
+        bench.job(sim.finish(sha, BACKEND), None, app_env)
+        bench.job(sim.finish(sha, FRONTEND), None, app_env)
+        bench.job(sim.finish(sha, DATABASE), APP_BUMP, app_env)
+    gitops = "omerbh7/scoutflow-gitops"
+    sim.control("POST", f"/repos/{gitops}/settings", {"require_checks": True})
+    for index in range(runs):
+        for scenario in (AUTO_MERGE, UPDATE):
+            sha = sim.push(f"Checked feature {index} {scenario.expect}")
+            shas.append(sha)
+            bench.job(sim.finish(sha, BACKEND), None)
+            bench.job(sim.finish(sha, FRONTEND), None)
+            bench.job(sim.finish(sha, DATABASE), scenario)
+        # The required check passes: GitHub merges the PR, and the next round starts afresh.
+        pr_head = sim.control("GET", f"/state?repo={gitops}")["branches"][
+            "scoutflow-gitops/bump-dev-stage"
+        ]
+        sim.control("POST", "/checks", {"repo": gitops, "sha": pr_head, "conclusion": "success"})
+    sim.control("POST", f"/repos/{gitops}/settings", {"require_checks": False})
     newest, older = shas[-1], shas[-2]
     bench.repeat(NOOP, runs, lambda: sim.finish(newest, DATABASE))
     bench.repeat(NOOP_OLDER, runs, lambda: sim.finish(older, DATABASE))
@@ -153,6 +200,17 @@ def measure(sim: Simulator, runs: int) -> Bench:
     broken = sim.push("Broken build")
     bench.repeat(BLOCKED, runs, lambda: sim.finish(broken, BACKEND, conclusion="failure"))
     return bench
+
+
+def _app_key() -> str:
+    """A throwaway RSA key: the simulator does not check the App's JWT signature."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def report(bench: Bench) -> bool:
