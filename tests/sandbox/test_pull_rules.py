@@ -927,3 +927,40 @@ def test_status_check_rollup_combines_every_context(
         oid=sha,
     )
     assert answer["data"]["repository"]["object"]["statusCheckRollup"] == {"state": rollup}
+
+
+def test_naming_the_head_does_not_make_mergeability_known(live_sandbox: LiveSandbox) -> None:
+    """A document that reads only a new pull request's head (as the answer to
+    ``createPullRequest`` usually does) leaves GitHub's mergeability job running: enabling
+    auto-merge right after it is refused "Pull request Pull request is in unstable status",
+    GitHub's usual answer right after a pull request is created
+    (peter-evans/enable-pull-request-automerge#355; docs/sandbox-rules.md row 10b)."""
+    live = live_sandbox
+    branch(live, "named", {"named.txt": "named\n"})
+    created = gql(
+        live,
+        """mutation($repo: ID!) { createPullRequest(input: {repositoryId: $repo,
+             baseRefName: "main", headRefName: "named", title: "Named"}) {
+             pullRequest { id headRefOid } } }""",
+        repo=repo_id(live),
+    )
+    pull = created["data"]["createPullRequest"]["pullRequest"]
+    answer = gql(
+        live,
+        """mutation($id: ID!, $head: GitObjectID!) { enablePullRequestAutoMerge(input:
+             {pullRequestId: $id, expectedHeadOid: $head, mergeMethod: SQUASH}) {
+             clientMutationId } }""",
+        id=pull["id"],
+        head=pull["headRefOid"],
+    )
+    (error,) = answer["errors"]
+    assert (error["type"], error["message"]) == (
+        "UNPROCESSABLE",
+        "Pull request Pull request is in unstable status",
+    )
+    status = gql(
+        live,
+        "query($id: ID!) { node(id: $id) { ... on PullRequest { mergeStateStatus } } }",
+        id=pull["id"],
+    )
+    assert status["data"]["node"]["mergeStateStatus"] == "CLEAN"

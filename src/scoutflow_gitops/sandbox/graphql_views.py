@@ -64,18 +64,33 @@ class Context:
     grant: Grant | None = None
     # The pull requests this document has read, per sandbox revision: one document is one read
     # of a pull request however many of its fields (or aliases) it asks for.
-    reads: dict[tuple[int, int], PullSnapshot] = field(default_factory=dict, compare=False)
+    reads: dict[tuple[int, int], str] = field(default_factory=dict, compare=False)
+    mergeability_reads: dict[tuple[int, int], PullSnapshot] = field(
+        default_factory=dict, compare=False
+    )
 
     @property
     def viewer(self) -> User:
         return self.grant.actor if self.grant is not None else self.sandbox.bot
 
-    def read_pull(self, repo: Repo, issue: Issue) -> PullSnapshot:
+    def read_head(self, repo: Repo, issue: Issue) -> str:
+        """The head this document is shown (one read of it per document)."""
         assert issue.pull is not None
         key = (issue.pull.id, self.sandbox.revision)
         if key not in self.reads:
-            self.reads[key] = self.sandbox.observe_pull(repo, issue)
+            self.reads[key] = self.sandbox.observe_head(repo, issue)
         return self.reads[key]
+
+    def read_pull(self, repo: Repo, issue: Issue) -> PullSnapshot:
+        """The head and mergeability this document is shown (one read of each per document)."""
+        assert issue.pull is not None
+        key = (issue.pull.id, self.sandbox.revision)
+        if key not in self.mergeability_reads:
+            head = self.read_head(repo, issue)
+            self.mergeability_reads[key] = PullSnapshot(
+                head, self.sandbox.observe_mergeability(repo, issue)
+            )
+        return self.mergeability_reads[key]
 
 
 # -- connections -------------------------------------------------------------------------------
@@ -814,7 +829,7 @@ class PullRequestView(IssueLike):
     @property
     def head_ref_oid(self) -> str:
         # The head GitHub has recorded: it follows a push late.
-        return self.ctx.read_pull(self.repo, self.issue_record).head_sha
+        return self.ctx.read_head(self.repo, self.issue_record)
 
     @property
     def base_ref_oid(self) -> str:

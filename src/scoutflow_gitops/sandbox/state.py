@@ -421,10 +421,21 @@ class Sandbox:
     # -- what clients see: GitHub's background jobs, one read at a time --------------------
 
     def observe_pull(self, repo: Repo, issue: Issue) -> PullSnapshot:
-        """A client reads a pull request's head or mergeability (REST or GraphQL): the head it
-        is shown, and the mergeability, both as late as ``Timing`` makes them."""
+        """A client reads a pull request's head and mergeability (a REST answer shows both):
+        each as late as ``Timing`` makes them."""
+        return PullSnapshot(self.observe_head(repo, issue), self.observe_mergeability(repo, issue))
+
+    def observe_head(self, repo: Repo, issue: Issue) -> str:
+        """A client reads only a pull request's head (GraphQL ``headRefOid``): the head job
+        moves on, the mergeability job does not, so a document that merely names the head
+        (the answer to ``createPullRequest``, say) does not make GitHub's answer to a merge
+        right after it any earlier than on GitHub."""
         self._advance_head(repo, issue)
-        return PullSnapshot(_pull(issue).head_sha, self._read_mergeability(repo, issue))
+        return _pull(issue).head_sha
+
+    def observe_mergeability(self, repo: Repo, issue: Issue) -> Mergeability:
+        """A client reads a pull request's mergeability (or tries to merge it)."""
+        return self._read_mergeability(repo, issue)
 
     def _advance_head(self, repo: Repo, issue: Issue) -> None:
         pull = _pull(issue)
