@@ -122,6 +122,7 @@ def _decide_bump(
         source_repository=config.source.repository,
         commit=candidate,
         history_depth=HISTORY_DEPTH,
+        source_branch=config.source.branch,
     )
     if inputs.candidate is None:
         return Outcome(
@@ -129,6 +130,15 @@ def _decide_bump(
             reason=f"{candidate[:7]} is not a commit of {config.source.repository}",
             image_tag=candidate,
         )
+    on_branch = bump.on_source_branch(
+        candidate, inputs.source_head, inputs.source_history, HISTORY_DEPTH
+    )
+    if on_branch is None and inputs.source_head is not None:
+        # Older than the branch's first page: the head contains it when the head is ahead.
+        held = host.compare(config.source.repository, candidate, inputs.source_head)
+        on_branch = held is not None and held.status in ("ahead", "identical")
+    if not on_branch:
+        return bump.off_branch(candidate, config)
     tags = bump.tags_to_relate(config, state, inputs.files, inputs.branch_files)
     relations: dict[str, Relation | None] = {}
     comparisons: dict[str, Comparison] = {}

@@ -178,6 +178,34 @@ def assess_runs(
     return None, tuple(latest[workflow.file] for workflow in required)
 
 
+def on_source_branch(
+    candidate: str, head: str | None, history: Sequence[str], depth: int
+) -> bool | None:
+    """Whether the source branch holds ``candidate``, from the branch's newest ``depth``
+    commits (head first); ``None`` when only a comparison with the head can tell.
+
+    A run's ``head_branch`` does not prove it: the runs of a tag carry the tag's name, and
+    whoever may push a tag named like the branch could deploy a commit nobody merged.
+    """
+    if head is None:
+        return False
+    if candidate == head or candidate in history:
+        return True
+    # A shorter page is the whole history.
+    return None if len(history) >= depth else False
+
+
+def off_branch(candidate: str, config: PipelineConfig) -> Outcome:
+    source = config.source
+    return Outcome(
+        result="refused",
+        reason=f"{candidate[:7]} is not on {source.repository}'s {source.branch}: only commits "
+        f"of {source.branch} are deployed (its runs may come from a tag or another ref with "
+        "that name); nothing was changed",
+        image_tag=candidate,
+    )
+
+
 def tags_to_relate(
     config: PipelineConfig,
     state: GitopsState,

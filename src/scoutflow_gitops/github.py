@@ -62,9 +62,13 @@ _VARIABLE_TYPES = {"commit": "GitObjectID!", "rev": "GitObjectID!", "depth": "In
 # Transient server errors are retried with backoff on idempotent requests.
 
 _PR_FIELDS = (
-    "id number url headRefName headRefOid title body state labels(first: 50) { nodes { name } } "
+    "id number url headRefName headRefOid baseRefName title body state "
+    "labels(first: 50) { nodes { name } } "
     "reviewRequests(first: 1) { totalCount }"
 )
+# Open PRs read per bot branch: a writer may open PRs from it into other bases, and only the
+# one into the default branch is the bot's (GitHub allows one open PR per head and base).
+BRANCH_PRS = 5
 _COMMIT_FIELDS = "oid messageHeadline url author { name user { login } }"
 
 STATE_QUERY = f"""
@@ -88,7 +92,7 @@ query GitopsState($owner: String!, $name: String!, $configPath: String!, $holds:
       nodes {{
         name
         target {{ oid }}
-        associatedPullRequests(states: OPEN, first: 1) {{ nodes {{ {_PR_FIELDS} }} }}
+        associatedPullRequests(states: OPEN, first: {BRANCH_PRS}) {{ nodes {{ {_PR_FIELDS} }} }}
       }}
     }}
   }}
@@ -524,7 +528,7 @@ class GitHubHost:
             BotBranch(
                 name=BOT_BRANCH_PREFIX + node["name"],
                 oid=node["target"]["oid"],
-                pull_request=_first_pr(node["associatedPullRequests"]["nodes"]),
+                pull_request=_pr_into(node["associatedPullRequests"]["nodes"], default["name"]),
             )
             for node in repo["refs"]["nodes"]
         )
@@ -588,6 +592,7 @@ class GitHubHost:
         source_repository: str,
         commit: str,
         history_depth: int,
+        source_branch: str | None = None,
     ) -> FilesAndHistory:
         owner, name = split_repository(repository)
         app_owner, app_name = split_repository(source_repository)
@@ -614,11 +619,21 @@ class GitHubHost:
             "commit": commit,
             "depth": history_depth,
         }
+        # The source branch's recent history: a commit is deployable only when it is on the
+        # branch, which a run's `head_branch` cannot prove (a tag's runs carry the tag's name).
+        branch_part = ""
+        if source_branch is not None:
+            app_vars["appBranch"] = f"refs/heads/{source_branch}"
+            branch_part = (
+                "    branch: ref(qualifiedName: $appBranch) { target { oid ... on Commit {\n"
+                "      history(first: $depth) { nodes { oid } } } } }\n"
+            )
         app_part = (
             "  app: repository(owner: $appOwner, name: $appName) {\n"
             f"    candidate: object(oid: $commit) {{ ... on Commit {{ {_COMMIT_FIELDS}\n"
             f"      history(first: $depth) {{ nodes {{ {_COMMIT_FIELDS} }} }} }} }}\n"
-            "  }\n"
+            + branch_part
+            + "  }\n"
         )
         where = {"gitops": repository, "app": source_repository}
         both = self._connection.client_for([repository, source_repository])
@@ -675,11 +690,15 @@ class GitHubHost:
                 for node in candidate_node["history"]["nodes"]
                 if node["oid"] != candidate_node["oid"]
             )
+        branch_target = ((app or {}).get("branch") or {}).get("target") or {}
+        branch_nodes = (branch_target.get("history") or {}).get("nodes") or []
         return FilesAndHistory(
             files=blobs("main"),
             branch_files=blobs("branch") if branch_revision else {},
             candidate=candidate,
             ancestors=ancestors,
+            source_head=branch_target.get("oid"),
+            source_history=tuple(str(node["oid"]) for node in branch_nodes),
         )
 
     def compare(self, repository: str, base: str, head: str) -> Comparison | None:
@@ -1232,8 +1251,10 @@ def _file_version(node: Mapping[str, Any]) -> FileVersion:
     )
 
 
-def _first_pr(nodes: Sequence[Mapping[str, Any]]) -> PullRequest | None:
-    return _pr(nodes[0]) if nodes else None
+def _pr_into(nodes: Sequence[Mapping[str, Any]], base: str) -> PullRequest | None:
+    """The open PR into ``base``: one into another base is someone else's, and merging it
+    would deploy nothing."""
+    return next((_pr(node) for node in nodes if node.get("baseRefName") == base), None)
 
 
 def _pr(node: Mapping[str, Any]) -> PullRequest:

@@ -139,6 +139,9 @@ class FilesAndHistory:
     branch_files: Mapping[str, bytes | None]
     candidate: Commit | None
     ancestors: tuple[Commit, ...]
+    # The source branch's head and its newest commits (head first), when they were asked for.
+    source_head: str | None = None
+    source_history: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,12 @@ class GitHost(Protocol):
         source_repository: str,
         commit: str,
         history_depth: int,
-    ) -> FilesAndHistory: ...
+        source_branch: str | None = None,
+    ) -> FilesAndHistory:
+        """Values files at the default branch head (and the PR's branch), the candidate and its
+        ancestors in the source repository, and, with ``source_branch``, that branch's head and
+        newest commits."""
+        ...
 
     def compare(self, repository: str, base: str, head: str) -> Comparison | None:
         """``None`` when the repository has no such commit (a token that cannot see the
