@@ -89,6 +89,11 @@ def test_a_run_path_with_a_ref_matches_its_workflow_file() -> None:
     assert source.required_workflow(".github/workflows/backend-ci.yml") == backend
     assert source.required_workflow(".github/workflows/backend-ci.yaml") is None
     assert source.required_workflow("dynamic/github-code-scanning/codeql") is None
+    # The OpenAPI example names the repository too: this one's own prefix is the same file,
+    # another repository's workflow of the same path never counts.
+    own = f"{source.repository}/.github/workflows/backend-ci.yml@main"
+    assert source.required_workflow(own) == backend
+    assert source.required_workflow("someone/else/.github/workflows/backend-ci.yml@main") is None
 
 
 @pytest.mark.parametrize("method", ["squash", "merge", "rebase"])

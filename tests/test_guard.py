@@ -313,3 +313,18 @@ def test_histories_without_a_common_ancestor_are_unrelated(
     code, out = run_guard(moved_back, env(GITHUB_TOKEN="ghs_reader"))
     assert code == 1
     assert f"to an unrelated commit {OLDER[:7]}" in out
+
+
+def test_a_broken_app_key_fails_the_guard_instead_of_passing_it(
+    moved_back: Path, github: responses.RequestsMock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only "this token cannot read the source repository" passes neutrally. Credentials that
+    cannot even sign (who controls them: whoever edits the environment's secret) are an error,
+    so the guard cannot be made to pass by breaking what it reads with."""
+    variables = dict(zip(APP_VARIABLES, ("12", "not a PEM key"), strict=True))
+    code, out = run_guard(moved_back, env(**variables))
+    assert code != 0
+    assert "GUARD" not in out
+    err = capsys.readouterr().err
+    assert "skipped" not in err
+    assert "private_key" in err or "PEM" in err

@@ -169,7 +169,7 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
         event_path=event_path,
         write_interval=interval if interval > 0 else None,
         retry=retry,
-        merge_poll=_seconds(env, "SCOUTFLOW_GITOPS_MERGE_POLL_SECONDS", 1.0),
+        merge_poll=_merge_poll(env),
     )
 
 
@@ -184,6 +184,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
         raise UserError(f"{name} {text[:20]!r} is not a number of seconds") from None
     if not 0 <= value <= 3600:
         raise UserError(f"{name} must be between 0 and 3600 seconds, not {text[:20]}")
+    return value
+
+
+def _merge_poll(env: Mapping[str, str]) -> float:
+    """The first wait for mergeability: longer than the whole wait's budget would mean the bot
+    gives up before it ever looks again."""
+    limit = merging.Policy().max_seconds / 4
+    value = _seconds(env, "SCOUTFLOW_GITOPS_MERGE_POLL_SECONDS", 1.0)
+    if value > limit:
+        raise UserError(
+            f"SCOUTFLOW_GITOPS_MERGE_POLL_SECONDS must be at most {limit:g} seconds, not {value:g}",
+            "the bot waits at most a minute for GitHub's mergeability; leave the default of 1",
+        )
     return value
 
 

@@ -71,8 +71,15 @@ class Source:
     required_workflows: tuple[RequiredWorkflow, ...]
 
     def required_workflow(self, path: str) -> RequiredWorkflow | None:
-        """The required workflow whose file is ``path`` (a run's ``path``, ``@ref`` and all)."""
+        """The required workflow whose file is ``path`` (a run's ``path``, ``@ref`` and all).
+
+        GitHub's REST example also names the repository (``octocat/octo-repo/.github/...``):
+        this repository's own prefix is dropped; a workflow of another repository never counts.
+        """
         file = workflow_file(path)
+        own = f"{self.repository.lower()}/"
+        if file.lower().startswith(own):
+            file = file[len(own) :]
         return next((w for w in self.required_workflows if w.file == file), None)
 
 

@@ -388,11 +388,14 @@ class _Minter:
                 )
             except GithubException as exc:
                 if exc.status == 404:
-                    raise UserError(
+                    # The App cannot reach the repository at all: an access problem, which
+                    # the guard (for one) tells apart from a broken key or a failing GitHub.
+                    raise AccessError(
                         f"the GitHub App is not installed on {repository}: GitHub answered "
                         f"404 {_message(exc)!r} for its installation",
                         f"install the GitHub App on {repository} (it must be installed on both "
                         "the GitOps and the source repository), or check app_id",
+                        Need(repository, "metadata"),
                     ) from None
                 raise UserError(
                     f"could not mint an installation token for {repository}: {_message(exc)}",

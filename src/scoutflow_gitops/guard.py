@@ -153,13 +153,11 @@ def _handle(args: argparse.Namespace) -> int:
         host = GitHubHost(connection, os.environ.get("GITHUB_SERVER_URL", "https://github.com"))
         relations = [host.compare(source, move.old, move.new) for move in found]
     except AccessError as exc:
+        # Only "cannot read the source repository" passes neutrally; anything else (a broken
+        # key, GitHub failing) is an error, so that the guard can never be made to pass by
+        # breaking what it reads with.
         if exc.need.repository.lower() != source.lower():
             raise
-        return _unchecked(f"{exc.message} ({exc.hint})", len(found), annotate)
-    except UserError as exc:
-        if not (app_id and private_key):
-            raise
-        # App credentials that mint no token for the source read nothing either.
         return _unchecked(f"{exc.message} ({exc.hint})", len(found), annotate)
     findings = [
         finding

@@ -111,14 +111,14 @@ def test_a_ci_bump_waits_for_github_to_compute_mergeability(
     assert [job.result for job in jobs] == ["waiting", "waiting", "merged"], last.stderr
     assert last.outputs["pr_url"].endswith(f"/pull/{last.outputs['pr_number']}")
     assert tag_on_main(live, "dev") == tag_on_main(live, "stage") == sha
-    # GitHub said UNKNOWN first: the bot read the PR again rather than giving up.
-    reads = [
-        r for r in last.requests if r["path"] == "/graphql" and "mergeStateStatus" in str(r["body"])
-    ]
-    assert len(reads) >= 1
+    # GitHub said UNKNOWN first (in the publish's answer): the bot looked at the PR again
+    # before merging, rather than giving up or merging blind.
+    operations = [_operation(r) for r in last.requests if r["path"] == "/graphql"]
+    assert "PullRequestStatus" in operations
+    assert operations.index("PullRequestStatus") < operations.index("Merge")
 
 
-def test_a_merge_github_refuses_is_one_clear_error(
+def test_a_merge_method_the_repository_disallows_is_one_clear_error_before_any_write(
     live_sandbox: LiveSandbox, tmp_path: Path
 ) -> None:
     live = live_sandbox
@@ -135,7 +135,39 @@ def test_a_merge_github_refuses_is_one_clear_error(
     assert len(errors) == 1, last.stdout
     assert "squash" in errors[0].lower()
     assert "merge_method" in errors[0]
+    assert [r for r in last.writes if r["path"] == "/graphql"] == []
     assert tag_on_main(live, "dev") != sha
+
+
+def test_a_merge_github_keeps_refusing_is_one_clear_error_with_githubs_words(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """GitHub may refuse a merge that looked possible: "Base branch was modified. Review and
+    try the merge again." (KnpLabs/php-github-api#497; docs/sandbox-rules.md row 11b). The bot
+    reads again and retries a bounded number of times, then says what GitHub said."""
+    live = live_sandbox
+    assert live.control("POST", "/merge-races", {"base_modified": 1}).ok
+    sha = new_app_commit(live)
+    once = [run_bot(live, tmp_path, ci_event(live, sha, name)) for name in CI][-1]
+    assert (once.exit_code, once.result) == (0, "merged"), once.stdout
+    assert tag_on_main(live, "dev") == sha
+
+    assert live.control("POST", "/merge-races", {"base_modified": 50}).ok
+    newer = new_app_commit(live, "Add box scores")
+    last = [run_bot(live, tmp_path, ci_event(live, newer, name)) for name in CI][-1]
+    assert last.exit_code == 1
+    errors = [line for line in last.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1, last.stdout
+    assert "Base branch was modified" in errors[0]
+    assert "/pull/" in errors[0]  # the PR it opened is named, so nobody loses it
+    assert tag_on_main(live, "dev") == sha
+
+
+def _operation(request: Any) -> str:
+    body = request.get("body") or {}
+    query = str(body.get("query", ""))
+    head = query.split("(", 1)[0].split("{", 1)[0].split()
+    return head[1] if len(head) > 1 else ""
 
 
 def _checkout(tmp_path: Path, deployed: str) -> Path:

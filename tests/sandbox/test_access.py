@@ -246,3 +246,39 @@ def test_a_user_token_reaches_what_the_users_role_allows(live_sandbox: LiveSandb
         live, reader, "POST", f"/repos/{GITOPS}/git/refs", {"ref": "refs/heads/x", "sha": "0" * 40}
     )
     assert refused.status_code == 403
+
+
+def test_a_public_repository_outside_the_token_is_not_writable(live_sandbox: LiveSandbox) -> None:
+    """Row 2a: an installation token writing to a public repository it was not minted for is
+    refused 403 "Resource not accessible by integration" (ambient-code/platform#935)."""
+    live = live_sandbox
+    token = _token(live, kind="installation", repositories=[GITOPS])
+    live.control("POST", f"/repos/{APP}/visibility", {"private": False})
+    ref = {"ref": "refs/heads/intruder", "sha": live.info.deployed_sha}
+    refused = _rest(live, token, "POST", f"/repos/{APP}/git/refs", ref)
+    assert (refused.status_code, refused.json()["message"]) == (
+        403,
+        "Resource not accessible by integration",
+    )
+    assert live.sandbox.repo(APP).git.ref("refs/heads/intruder") is None
+
+
+def test_a_node_is_held_to_the_permission_of_its_kind(live_sandbox: LiveSandbox) -> None:
+    """Rows 3b: reading a pull request needs Pull requests: read, whether it is reached through
+    ``repository.pullRequest`` or by its id through ``node`` (a refused field is ``FORBIDDEN``
+    with the field ``null``)."""
+    live = live_sandbox
+    issue = live.control("POST", "/comments", {"repo": GITOPS, "user": "omerbh7", "body": "hi"})
+    node = issue.json()["issue"]["node_id"]
+    token = _token(
+        live, kind="installation", repositories=[GITOPS], permissions={"contents": "read"}
+    )
+    answer = _graphql(live, token, "query($id: ID!) { node(id: $id) { id } }", id=node)
+    error = answer.json()["errors"][0]
+    assert (error["type"], error["path"]) == ("FORBIDDEN", ["node"])
+    assert answer.json()["data"] == {"node": None}
+    reader = _token(
+        live, kind="installation", repositories=[GITOPS], permissions={"issues": "read"}
+    )
+    allowed = _graphql(live, reader, "query($id: ID!) { node(id: $id) { id } }", id=node)
+    assert allowed.json()["data"] == {"node": {"id": node}}

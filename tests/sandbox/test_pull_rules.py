@@ -648,8 +648,8 @@ def test_reviews_read_and_written_through_rest_graphql_and_the_control_api(
 ) -> None:
     """``GET``/``POST /repos/{o}/{r}/pulls/{n}/reviews`` (OpenAPI ``pulls/list-reviews``,
     ``pulls/create-review``: a review without ``event`` is PENDING and has no ``submitted_at``;
-    "User can only have one pending review per pull request",
-    https://github.com/acheong08/ChatGPT/pull/1323), GraphQL ``PullRequest.reviews`` and
+    "User can only have one pending review per pull request" is GitHub's text for a second
+    one), GraphQL ``PullRequest.reviews`` and
     ``reviewDecision``, which is null where the base branch requires no review
     (https://github.com/abcxyz/github-metrics-aggregator/pull/224 citing
     https://github.com/orgs/community/discussions/24375; observed in
@@ -743,8 +743,8 @@ def test_stale_approvals_are_dismissed_when_new_commits_arrive(live_sandbox: Liv
 
 def test_a_pull_requests_head_follows_its_branch_late(live_sandbox: LiveSandbox) -> None:
     """After a push, GitHub's pull request record still shows the old head for a moment
-    (https://github.com/annervisser/pr-cli/pull/190, https://github.com/tanium/octobot/pull/75,
-    https://github.com/xiexin12138/OpenAI-API-Chinese/pull/72). A merge guarded by the new head
+    (https://github.com/annervisser/pr-cli/pull/190, https://github.com/tanium/octobot/pull/75).
+    A merge guarded by the new head
     before the record caught up is refused "Head branch was modified. Review and try the merge
     again." (GitHub compares with the head it recorded); one guarded by the recorded head while
     the branch has moved is refused 409 "Head branch is out of date. Review and try the merge

@@ -219,3 +219,16 @@ def test_a_race_outside_the_retry_loops_is_one_clear_error(tmp_path: Path) -> No
         "::error title=scoutflow-gitops::GitHub's data changed while the bot read it: The data "
         "is stale. (re-run the job" in out.getvalue()
     )
+
+
+def test_a_merge_poll_longer_than_the_merge_wait_is_refused() -> None:
+    """A first wait over the merge loop's budget would give up before the first look."""
+    env = {
+        "INPUT_TOKEN": "t",
+        "INPUT_GITOPS_REPOSITORY": "omerbh7/scoutflow-gitops",
+        "GITHUB_EVENT_PATH": "/dev/null",
+        "SCOUTFLOW_GITOPS_MERGE_POLL_SECONDS": "90",
+    }
+    with pytest.raises(UserError, match="at most 15 seconds"):
+        read_inputs(env)
+    assert read_inputs({**env, "SCOUTFLOW_GITOPS_MERGE_POLL_SECONDS": "2"}).merge_poll == 2.0

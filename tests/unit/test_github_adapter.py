@@ -582,7 +582,7 @@ def test_a_comparison_within_one_page_is_one_request(host: GitHubHost) -> None:
 def test_graphql_not_found_for_the_source_names_it(host: GitHubHost) -> None:
     """GitHub's answer for a repository the token cannot see: `"type": "NOT_FOUND"`, the path
     of the repository field and "Could not resolve to a Repository with the name
-    'owner/name'." (cli/cli#436; berenddeboer/ready-for-agent#1038 shows the shape)."""
+    'owner/name'." (cli/cli#436, abhinav/git-spice#437)."""
     responses.add(
         responses.POST,
         GRAPHQL,

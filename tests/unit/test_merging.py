@@ -204,10 +204,9 @@ def test_merges_are_bounded_and_the_last_refusal_is_quoted() -> None:
     ("action", "message", "expected"),
     [
         # peter-evans/enable-pull-request-automerge#343 and #1118, rjwalters/loom#3379: GitHub
-        # refuses auto-merge on a PR it could merge right now; a direct merge then succeeds
-        # (rjmurillo/ai-agents#2450).
+        # refuses auto-merge on a PR it could merge right now; a direct merge then succeeds.
         ("auto-merge", "Pull request Pull request is in clean status", "merge"),
-        # peter-evans/enable-pull-request-automerge#343 and #355, rjmurillo/ai-agents#2439:
+        # peter-evans/enable-pull-request-automerge#343 and #355:
         # also answered right after a PR is opened, while GitHub is still settling its state.
         ("auto-merge", "Pull request Pull request is in unstable status", "read"),
         # indexable-inc/index#2948, enfabrica/enkit#1172: the repository setting is off.

@@ -257,6 +257,9 @@ class Access:
             return 0
         if permission == "metadata":
             return LEVELS["read"]
+        if grant.repositories is not None and repo.full_name.lower() not in grant.repositories:
+            # A public repository outside the token's reach: readable, never writable (row 2a).
+            return LEVELS["read"]
         have = grant.permissions.get(permission)
         if have is None and not repo.private:
             return LEVELS["read"]

@@ -177,6 +177,14 @@ FIELD_NEEDS: dict[tuple[str, str], Need] = {
     ("Issue", "comments"): _READ_ISSUES,
     ("PullRequest", "comments"): _READ_ISSUES,
 }
+NODE_NEEDS: dict[str, Need] = {
+    "PullRequestView": _READ_PULLS,
+    "IssueView": _READ_ISSUES,
+    "IssueCommentView": _READ_ISSUES,
+    "CommitView": _READ_CONTENTS,
+    "TreeView": _READ_CONTENTS,
+    "BlobView": _READ_CONTENTS,
+}
 _WRITE_CONTENTS = Need("contents", "write")
 _WRITE_PULLS = Need("pull_requests", "write")
 _WRITE_ISSUES = Need("issues", "write", ("pull_requests",))
@@ -273,12 +281,14 @@ class Root:
     def _visible(self, found: Any, value: str) -> Any:
         repo = getattr(found, "repo", None)
         grant = self.ctx.grant
-        if (
-            isinstance(repo, Repo)
-            and grant is not None
-            and not self.ctx.sandbox.access.can_see(grant, repo)
-        ):
-            raise not_found(f"Could not resolve to a node with the global id of '{value}'")
+        if isinstance(repo, Repo) and grant is not None:
+            if not self.ctx.sandbox.access.can_see(grant, repo):
+                raise not_found(f"Could not resolve to a node with the global id of '{value}'")
+            # A node is held to the permission its kind needs, as the same object reached
+            # through its repository is.
+            need = NODE_NEEDS.get(type(found).__name__)
+            if need is not None:
+                self.ctx.sandbox.access.require(grant, repo, need)
         return found
 
     def user(self, login: str) -> UserView:
