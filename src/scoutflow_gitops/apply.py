@@ -152,8 +152,8 @@ def apply_plan(
         return replace(
             outcome,
             result="auto-merge-enabled",
-            reason=f"PR #{pr.number} {verb} to {what}; GitHub merges it when its required "
-            "checks pass",
+            reason=f"PR #{pr.number} {verb} to {what}; GitHub merges it once the reviews "
+            "and checks branch protection requires have passed",
         )
     # Open, not merged: the PR and its link are the result, and the reason says what is left.
     return replace(outcome, reason=f"PR #{pr.number} {verb} to {what}; not merged: {final.why}")

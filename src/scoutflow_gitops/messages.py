@@ -152,7 +152,7 @@ def _changelog(comparison: Comparison | None, limit: int) -> list[str]:
 
 def _merge_words(mode: str) -> str:
     return {
-        "auto": "GitHub auto-merge (squash) once the required checks pass",
+        "auto": "GitHub auto-merge (squash) once the required reviews and checks pass",
         "direct": "merged (squash) by the bot right away",
         "none": "left open for a person to review and merge",
     }.get(mode, mode)

@@ -204,7 +204,7 @@ def test_a_blocked_pr_gets_auto_merge_with_its_labels(
     assert host.calls == ["publish", "read", "auto-merge"]
     assert host.sent == [("auto-merge", "squash", ("LA_1",))]
     assert outcome.result == "auto-merge-enabled"
-    assert "GitHub merges it when its required checks pass" in outcome.reason
+    assert "GitHub merges it once the reviews and checks" in outcome.reason
 
 
 def test_a_known_status_in_the_publish_answer_saves_the_read(
