@@ -360,6 +360,7 @@ def plan_bump(
         superseded=messages.plan_candidate(pr.body) if pr else None,
         merge=merge,
         plan_json=plan_json,
+        merge_method=config.merge_method,
     )
     return BumpPlan(
         candidate=candidate,

@@ -45,6 +45,7 @@ class BumpContext:
     superseded: str | None
     merge: str
     plan_json: str
+    merge_method: str = "squash"
 
 
 def inline(text: str, limit: int = 120) -> str:
@@ -104,7 +105,7 @@ def bump_body(context: BumpContext) -> str:
         parts += [f"- {note}" for note in context.notes]
     parts += [
         "",
-        f"Merge: {_merge_words(context.merge)}. Argo CD syncs "
+        f"Merge: {_merge_words(context.merge, context.merge_method)}. Argo CD syncs "
         + ", ".join(change.name for change in context.environments)
         + " automatically once this is on the default branch.",
         "",
@@ -150,10 +151,10 @@ def _changelog(comparison: Comparison | None, limit: int) -> list[str]:
     return lines
 
 
-def _merge_words(mode: str) -> str:
+def _merge_words(mode: str, method: str = "squash") -> str:
     return {
-        "auto": "GitHub auto-merge (squash) once the required reviews and checks pass",
-        "direct": "merged (squash) by the bot right away",
+        "auto": f"GitHub auto-merge ({method}) once the required reviews and checks pass",
+        "direct": f"merged ({method}) by the bot right away",
         "none": "left open for a person to review and merge",
     }.get(mode, mode)
 

@@ -964,3 +964,32 @@ def test_naming_the_head_does_not_make_mergeability_known(live_sandbox: LiveSand
         id=pull["id"],
     )
     assert status["data"]["node"]["mergeStateStatus"] == "CLEAN"
+
+
+def test_a_merge_that_deletes_its_branch_retargets_the_pull_requests_stacked_on_it(
+    live_sandbox: LiveSandbox,
+) -> None:
+    """With "Automatically delete head branches" on, GitHub retargets the open pull requests
+    whose base is the merged branch to that pull request's base before it deletes the branch:
+    GitHub's docs say so, as quoted in cli/cli#14223, which also shows that a branch deleted
+    by hand through the REST API closes them instead (ryanhiebert/probot-chain#6 saw the
+    setting delete a branch with a dependent pull request). Inferred from those reports; no
+    recorded exchange shows it."""
+    live = live_sandbox
+    control(live, "POST", f"/repos/{GITOPS}/settings", {"delete_branch_on_merge": True})
+    lower = open_pull(live, "lower", {"lower.txt": "lower\n"})
+    with live.sandbox.lock:
+        repo = live.sandbox.repo(GITOPS)
+        live.sandbox.create_ref(repo, "refs/heads/upper", live.sandbox.branch_head(repo, "lower"))
+    push(live, "upper", {"upper.txt": "upper\n"})
+    stacked = api(
+        live, "POST", f"{REPO_PATH}/pulls", {"head": "upper", "base": "lower", "title": "Upper"}
+    ).json()
+    for _ in range(2):  # GitHub computes mergeability in the background
+        rest_state(live, lower["number"])
+    merged = api(live, "PUT", f"{REPO_PATH}/pulls/{lower['number']}/merge", {})
+    assert merged.status_code == 200, merged.text
+    after = api(live, "GET", f"{REPO_PATH}/pulls/{stacked['number']}").json()
+    assert (after["state"], after["base"]["ref"]) == ("open", "main")
+    with live.sandbox.lock:
+        assert live.sandbox.repo(GITOPS).git.ref("refs/heads/lower") is None

@@ -884,6 +884,12 @@ class Sandbox:
         self._close(issue, user)
         self._move_ref(repo, f"refs/heads/{pull.base_ref}", sha)
         if repo.settings.delete_branch_on_merge and repo.git.ref(f"refs/heads/{pull.head_ref}"):
+            # GitHub retargets the open pull requests stacked on the merged branch to its base
+            # before deleting it (cli/cli#14223 quotes the docs); deleting it by hand closes them.
+            for other in repo.pulls():
+                stacked = other.pull
+                if other.state == "open" and stacked and stacked.base_ref == pull.head_ref:
+                    self.update_pull(repo, other, user, base=pull.base_ref)
             self.delete_ref(repo, f"refs/heads/{pull.head_ref}")
         return sha
 
