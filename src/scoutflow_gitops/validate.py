@@ -29,7 +29,7 @@ from ruamel.yaml.comments import TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from scoutflow_gitops import gitlog
+from scoutflow_gitops import codeowners, gitlog, overrides
 from scoutflow_gitops.config import (
     DEFAULT_CONFIG_PATH,
     Environment,
@@ -750,6 +750,31 @@ def check_lineage(
     return findings
 
 
+def check_codeowners(files: RepoFiles) -> list[Finding]:
+    """CODEOWNERS000-002: code owners review what gates deploy, never a CI-following bump."""
+    if isinstance(files.config, LocatedError):
+        return []
+    return [Finding(**vars(p)) for p in codeowners.check(files.texts, files.config)]
+
+
+def check_overrides(files: RepoFiles) -> list[Finding]:
+    """ARGO002, ARGO003: no Argo CD override sets the image tag past the values file.
+
+    The rules live in ``overrides``, which the guard shares. An Application that does not load
+    its own values file is APP001's finding, so ARGO002 is not repeated for it.
+    """
+    if isinstance(files.config, LocatedError):
+        return []
+    return [
+        Finding(**vars(o))
+        for env in files.config.environments
+        if env.application and (app := _application(files, env.application))
+        for o in overrides.application_findings(
+            app[0], env, env.application, require_own_values=False
+        )
+    ]
+
+
 RULES: tuple[Callable[[RepoFiles], list[Finding]], ...] = (
     check_yaml,
     check_config,
@@ -758,8 +783,10 @@ RULES: tuple[Callable[[RepoFiles], list[Finding]], ...] = (
     check_argo_schema,
     check_sync_policy,
     check_app_wiring,
+    check_overrides,
     check_secret_names,
     check_credentials,
+    check_codeowners,
 )
 
 
@@ -837,7 +864,8 @@ def read_repo(repo: Path, gitops_repository: str | None = None) -> RepoFiles:
     texts: dict[str, str] = {}
     undecodable: list[str] = []
     for name in sorted(names):
-        if _skipped(name) or not (is_yaml(name) or name == VALUES_SCHEMA_PATH):
+        read = is_yaml(name) or name in (VALUES_SCHEMA_PATH, *codeowners.CODEOWNERS_PATHS)
+        if _skipped(name) or not read:
             continue
         try:
             data = (repo / name).read_bytes()
