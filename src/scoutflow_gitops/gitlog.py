@@ -33,15 +33,19 @@ class FileVersion:
     text: str
 
 
-def file_history(repo: Path, path: str) -> list[FileVersion]:
-    """Every committed version of ``path``, newest first.
+def file_history(repo: Path, path: str, revision: str = "HEAD") -> list[FileVersion]:
+    """Every committed version of ``path`` up to ``revision`` (``HEAD``), newest first.
 
-    Only the first-parent line of ``HEAD`` counts: a version that existed only on a merged
+    Only the first-parent line of ``revision`` counts: a version that existed only on a merged
     branch was never on the branch Argo CD watches, so it was never deployed. Commits that
     delete the file have no version and are left out. Raises ``HistoryUnavailable``.
     """
+    if revision.startswith("-"):
+        raise UserError(f"{revision!r} is not a revision")
     require_history(repo)
-    log = _git(repo, "log", "--first-parent", "--no-renames", "--format=%H %ct", "--", path)
+    log = _git(
+        repo, "log", "--first-parent", "--no-renames", "--format=%H %ct", revision, "--", path
+    )
     commits = [line.split(" ") for line in log.decode().splitlines() if line]
     if not commits:
         return []
