@@ -282,3 +282,17 @@ def test_a_node_is_held_to_the_permission_of_its_kind(live_sandbox: LiveSandbox)
     )
     allowed = _graphql(live, reader, "query($id: ID!) { node(id: $id) { id } }", id=node)
     assert allowed.json()["data"] == {"node": {"id": node}}
+
+
+def test_pull_requests_write_comments_on_pull_requests_only(live_sandbox: LiveSandbox) -> None:
+    """GitHub's fine-grained permission table for "Create an issue comment": Issues write, or
+    Pull requests write (docs.github.com, "Permissions required for GitHub Apps"); the latter
+    reaches a pull request's thread, not a plain issue's (inferred: no answer was recorded)."""
+    live = live_sandbox
+    token = _token(
+        live, kind="installation", repositories=[GITOPS], permissions={"pull_requests": "write"}
+    )
+    issue = live.control("POST", "/comments", {"repo": GITOPS, "user": "omerbh7", "body": "hi"})
+    number = issue.json()["issue"]["number"]
+    refused = _rest(live, token, "POST", f"/repos/{GITOPS}/issues/{number}/comments", {"body": "x"})
+    assert refused.status_code == 403

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import re
 import socket
 import sys
 import threading
@@ -22,6 +23,7 @@ from scoutflow_gitops.sandbox import control, faults, rest
 from scoutflow_gitops.sandbox.access import (
     NO_INTEGRATION_ACCESS,
     Grant,
+    Need,
     is_app_endpoint,
     rest_need,
 )
@@ -196,8 +198,15 @@ def authorize_rest(sandbox: Sandbox, grant: Grant, method: str, path: str) -> No
         return
     name, need = found
     repo = sandbox.repos.get(name.lower())
-    if repo is not None:
-        sandbox.access.require(grant, repo, need)
+    if repo is None:
+        return
+    number = re.match(r"\A/repos/[^/]+/[^/]+/issues/(\d+)(?:/|\Z)", path)
+    if number and need.alternatives:
+        issue = repo.issues.get(int(number.group(1)))
+        if issue is not None and issue.pull is None:
+            # Pull requests: write may stand in for Issues only on a pull request's thread.
+            need = Need(need.permission, need.level)
+    sandbox.access.require(grant, repo, need)
 
 
 class _Server(ThreadingHTTPServer):
