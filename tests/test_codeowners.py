@@ -173,3 +173,36 @@ def run_rules_messages(repo: Path, text: str) -> list[str]:
     (repo / CODEOWNERS).write_text(text)
     found: list[Finding] = run_rules(read_repo(repo), HistoryUnavailable(""))
     return [f"{f.rule} {f.message}" for f in found if f.rule.startswith("CODEOWNERS")]
+
+
+def test_the_bots_reading_of_codeowners_agrees_with_the_simulators() -> None:
+    """The simulator reads CODEOWNERS to hold merges for code owners; `validate` reads it to
+    check what is owned. They are kept apart (the simulator imports none of the bot's
+    decisions), so this table holds the two readings to the same answers."""
+    from scoutflow_gitops.sandbox import protection
+
+    text = (
+        "*.md @docs\n/environments/prod/ @release\napps/ @apps\ndocs/* @docs-top\n"
+        "/.github/ @platform\n/.github/holds/\n/.github/holds/prod.yml @release\n"
+        "**/values.yaml @values\n/src/**/test_* @tests\n"
+    )
+    paths = (
+        "README.md",
+        "environments/prod/values.yaml",
+        "environments/dev/values.yaml",
+        "argocd/apps/scoutflow-dev.yaml",
+        "apps/x.yaml",
+        "docs/a.md",
+        "docs/deep/b.txt",
+        ".github/holds/prod.yml",
+        ".github/holds/dev.yml",
+        ".github/workflows/ci.yml",
+        "src/pkg/test_thing.py",
+        "src/pkg/thing.py",
+    )
+    bot = parse(text)
+    simulator = protection.parse_codeowners(text)
+    for path in paths:
+        # The simulator keeps logins, the bot keeps the file's `@login` words.
+        ours = tuple(owner.removeprefix("@") for owner in owners_of(bot, path))
+        assert ours == protection.owners_of(simulator, path), path

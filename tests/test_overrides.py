@@ -22,19 +22,21 @@ import pytest
 
 from scoutflow_gitops import overrides
 from scoutflow_gitops.config import load_config
-from scoutflow_gitops.validate import read_lineage_history, read_repo, run_rules
+from tests.test_validate import (  # the repository fixture and the edit helpers are shared
+    CONFIG,
+    DEV_APP,
+    GOOD,
+    NEW_TAG,
+    PROD_APP,
+    STAGE_APP,
+    edit,
+    errors,
+    line,
+)
 
-GOOD = Path(__file__).parent / "fixtures" / "repos" / "good"
-CONFIG = ".github/scoutflow-gitops.yml"
-DEV_APP = "argocd/apps/scoutflow-dev.yaml"
-STAGE_APP = "argocd/apps/scoutflow-stage.yaml"
-PROD_APP = "argocd/apps/scoutflow-prod.yaml"
 DEV_VALUES = "$values/environments/dev/values.yaml"
-NEW_TAG = "0123456789abcdef0123456789abcdef01234567"
 # The one line every Application's chart source has just above its valueFiles.
 RELEASE = "        releaseName: scoutflow\n"
-
-Row = tuple[str, int, str]
 
 
 @pytest.fixture
@@ -44,30 +46,9 @@ def repo(tmp_path: Path) -> Path:
     return dest
 
 
-def edit(repo: Path, path: str, old: str, new: str) -> None:
-    file = repo / path
-    text = file.read_text()
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path}"
-    file.write_text(text.replace(old, new))
-
-
 def helm_block(repo: Path, path: str, block: str) -> None:
     """Add ``block`` (lines indented for ``helm:``) to the chart source of ``path``."""
     edit(repo, path, RELEASE, RELEASE + block)
-
-
-def line(repo: Path, path: str, needle: str) -> int:
-    lines = [
-        n for n, text in enumerate((repo / path).read_text().splitlines(), 1) if needle in text
-    ]
-    assert len(lines) == 1, f"{needle!r} is on lines {lines} of {path}"
-    return lines[0]
-
-
-def errors(repo: Path) -> list[Row]:
-    files = read_repo(repo)
-    found = run_rules(files, read_lineage_history(repo, files))
-    return [(f.path, f.line, f.rule) for f in found if f.severity == "error"]
 
 
 def test_good_fixture_has_no_override(repo: Path) -> None:

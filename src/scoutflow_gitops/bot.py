@@ -378,9 +378,10 @@ def _carry_out(
     """Write the plan (or, in a dry run, say what would be written). A write that lost a race,
     or a PR whose base moved, raises ``ConflictError``: the caller's loop reads again and
     keeps GitHub's message for when it gives up."""
-    # A repository that allows no usable merge method fails the dry run as it fails a real one.
-    check_merge_method(plan, state, merge_method)
     if settings.dry_run:
+        # A repository that allows no usable merge method fails the dry run as apply_plan
+        # fails a real one.
+        check_merge_method(plan, state, merge_method)
         new = plan.existing_pr is None
         action = f"open a PR on {plan.branch}" if new else f"update the PR on {plan.branch}"
         result: Result = "opened" if new else "updated"

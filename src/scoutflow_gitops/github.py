@@ -995,18 +995,14 @@ class GitHubHost:
         method: MergeMethod,
         label_ids: Sequence[str],
     ) -> MergeAnswer:
-        merge = _merge_input(pull_request, head_oid, method)
-        if label_ids:
-            labels = {"labelableId": pull_request.id, "labelIds": list(label_ids)}
-            data, errors = self._graphql_partial(
-                AUTO_MERGE_MUTATION, {"merge": merge, "labels": labels}
-            )
-        else:
-            data, errors = self._graphql_partial(AUTO_MERGE_ONLY_MUTATION, {"merge": merge})
-        labelled = bool(label_ids) and data.get("addLabelsToLabelable") is not None
-        if (data.get("enablePullRequestAutoMerge") or {}).get("pullRequest"):
-            return MergeAnswer(done=True, labelled=labelled)
-        return MergeAnswer(False, _refusal(errors, "enablePullRequestAutoMerge"), labelled)
+        return self._merge_request(
+            pull_request,
+            head_oid,
+            method,
+            label_ids,
+            (AUTO_MERGE_MUTATION, AUTO_MERGE_ONLY_MUTATION),
+            "enablePullRequestAutoMerge",
+        )
 
     def merge(
         self,
@@ -1015,16 +1011,39 @@ class GitHubHost:
         method: MergeMethod,
         label_ids: Sequence[str],
     ) -> MergeAnswer:
+        return self._merge_request(
+            pull_request,
+            head_oid,
+            method,
+            label_ids,
+            (MERGE_MUTATION, MERGE_ONLY_MUTATION),
+            "mergePullRequest",
+        )
+
+    def _merge_request(
+        self,
+        pull_request: PullRequest,
+        head_oid: str,
+        method: MergeMethod,
+        label_ids: Sequence[str],
+        documents: tuple[str, str],
+        field: str,
+    ) -> MergeAnswer:
+        """One merge or auto-merge request guarded by the head; labels ride along when given.
+        Done when GitHub answered the mutation's pull request (for a merge: merged)."""
         merge = _merge_input(pull_request, head_oid, method)
+        with_labels, alone = documents
         if label_ids:
             labels = {"labelableId": pull_request.id, "labelIds": list(label_ids)}
-            data, errors = self._graphql_partial(MERGE_MUTATION, {"merge": merge, "labels": labels})
+            data, errors = self._graphql_partial(with_labels, {"merge": merge, "labels": labels})
         else:
-            data, errors = self._graphql_partial(MERGE_ONLY_MUTATION, {"merge": merge})
+            data, errors = self._graphql_partial(alone, {"merge": merge})
         labelled = bool(label_ids) and data.get("addLabelsToLabelable") is not None
-        if ((data.get("mergePullRequest") or {}).get("pullRequest") or {}).get("merged"):
+        pull = (data.get(field) or {}).get("pullRequest") or {}
+        done = bool(pull.get("merged")) if field == "mergePullRequest" else bool(pull)
+        if done:
             return MergeAnswer(done=True, labelled=labelled)
-        return MergeAnswer(False, _refusal(errors, "mergePullRequest"), labelled)
+        return MergeAnswer(False, _refusal(errors, field), labelled)
 
     def add_labels(self, repository: str, number: int, labels: Sequence[str]) -> None:
         self._rest(
@@ -1037,37 +1056,9 @@ class GitHubHost:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _rest(
-        self,
-        verb: str,
-        url: str,
-        doing: str,
-        *,
-        body: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        raw_errors: bool = False,
-        need: Need | None = None,
-        unseen_on_404: bool = False,
-        client: Github | None = None,
-    ) -> dict[str, Any]:
-        """One REST call, retried when GitHub's answer says another try may work.
-
-        Every REST write the bot makes is idempotent (reactions, labels, reviewers), so it
-        may be repeated; a comment, which is not, goes through ``reply``. ``need`` turns a
-        refusal for want of access into an ``AccessError``; ``unseen_on_404`` says a 404 here
-        can only mean the repository is out of the token's sight.
-        """
-        _, data = self._rest_with_headers(
-            verb,
-            url,
-            doing,
-            body=body,
-            params=params,
-            raw_errors=raw_errors,
-            need=need,
-            unseen_on_404=unseen_on_404,
-            client=client,
-        )
+    def _rest(self, verb: str, url: str, doing: str, **options: Any) -> dict[str, Any]:
+        """``_rest_with_headers`` for the answer's JSON object alone."""
+        _, data = self._rest_with_headers(verb, url, doing, **options)
         return data if isinstance(data, dict) else {}
 
     def _rest_with_headers(
@@ -1083,6 +1074,13 @@ class GitHubHost:
         unseen_on_404: bool = False,
         client: Github | None = None,
     ) -> tuple[Mapping[str, str], Any]:
+        """One REST call, retried when GitHub's answer says another try may work.
+
+        Every REST write the bot makes is idempotent (reactions, labels, reviewers), so it
+        may be repeated; a comment, which is not, goes through ``reply``. ``need`` turns a
+        refusal for want of access into an ``AccessError``; ``unseen_on_404`` says a 404 here
+        can only mean the repository is out of the token's sight.
+        """
         requester = (client or self._client).requester
 
         def attempt() -> tuple[Mapping[str, str], Any]:

@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +39,8 @@ from tests.e2e.harness import (
     tag_on_main,
 )
 from tests.sandbox.fixtures import LiveSandbox
+from tests.test_guard import checkout, git, set_tag
 
-ROOT = Path(__file__).resolve().parents[2]
 _KEY: list[str] = []
 
 
@@ -170,48 +168,15 @@ def _operation(request: Any) -> str:
     return head[1] if len(head) > 1 else ""
 
 
-def _checkout(tmp_path: Path, deployed: str) -> Path:
-    work = tmp_path / "gitops"
-    for part in ("environments", ".github/scoutflow-gitops.yml"):
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, work / part)
-        else:
-            (work / part).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, work / part)
-    for env in ("dev", "stage", "prod"):
-        _set_tag(work, env, deployed)
-    _git(work, "init", "-q", "-b", "main")
-    _git(work, "add", ".")
-    _git(work, "commit", "-q", "-m", "base")
-    _git(work, "branch", "base")
-    return work
-
-
-def _git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-    )
-
-
-def _set_tag(repo: Path, env: str, sha: str) -> None:
-    path = repo / "environments" / env / "values.yaml"
-    text = path.read_text()
-    current = text.split("imageTag: ", 1)[1][:40]
-    path.write_text(text.replace(current, sha))
-
-
 def test_the_guard_with_the_gitops_workflow_token_never_fails_a_bump(
     live_sandbox: LiveSandbox, tmp_path: Path
 ) -> None:
     live = live_sandbox
-    repo = _checkout(tmp_path, live.info.deployed_sha)
+    repo = checkout(tmp_path, live.info.deployed_sha)
     newer = live.info.app_commits[-1]
     for env in ("dev", "stage"):
-        _set_tag(repo, env, newer)
-    _git(repo, "commit", "-qam", f"Deploy {newer[:7]} to dev, stage")
+        set_tag(repo, env, newer)
+    git(repo, "commit", "-qam", f"Deploy {newer[:7]} to dev, stage")
     with live.sandbox.lock:
         # What pr-validation.yml's guard job gets: this repository's token, contents: read.
         token = issue_token(

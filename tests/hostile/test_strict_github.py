@@ -10,10 +10,12 @@ from pathlib import Path
 
 from tests.hostile.harness import (
     APP,
+    CI,
     GITOPS,
     assert_no_crash,
     assert_policy,
     file_on_main,
+    finish,
     green_except_last,
     new_app_commit,
     pulls,
@@ -116,3 +118,71 @@ def test_a_commit_of_the_source_branch_deeper_than_one_page_of_history_still_dep
     assert_no_crash(job)
     assert job.result == "merged", (job.outputs, job.stdout)
     assert file_on_main(live, values_path("dev")).count(sha.encode()) == 1
+
+
+def test_a_workflow_file_that_borrows_a_required_name_never_counts(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """Attack: a writer of the app repository adds `.github/workflows/quick.yml` with
+    `name: Database CI`, a job that always passes, and lets it finish first. Matched by
+    display name, it stood in for the real `database-ci.yml`, which had not run: the bot
+    deployed a commit whose database checks never ran.
+
+    Who controls it: anyone who can push a workflow file (the `name:` is free text, and GitHub
+    lets two files share it: camunda/camunda#11543; runs carry the file as `path` and
+    `workflow_id`, OpenAPI `workflow-run`; docs/sandbox-rules.md row 20)."""
+    live = live_sandbox
+    sha = new_app_commit(live, "untested")
+    finish(live, sha, CI[0])
+    finish(live, sha, CI[1])
+    before = {env: file_on_main(live, values_path(env)) for env in ("dev", "stage")}
+
+    impostor = finish(live, sha, CI[2], workflow_path=".github/workflows/quick.yml")
+    job = run(live, tmp_path, impostor)
+
+    assert_no_crash(job)
+    assert (job.exit_code, job.result) == (0, "skipped"), job.outputs.get("reason")
+    assert job.writes == ()
+    # The real file's run still has the last word, and then the commit deploys.
+    real = run(live, tmp_path, finish(live, sha, CI[2]))
+    assert (real.exit_code, real.result) == (0, "merged"), real.outputs.get("reason")
+    assert {env: file_on_main(live, values_path(env)) for env in ("dev", "stage")} != before
+
+
+def test_github_s_own_payload_shape_with_an_empty_run_name_still_deploys(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """GitHub's own `workflow_run` webhook examples carry `workflow_run.name: ""` while the
+    workflow's file is in `path` (octokit/webhooks examples, copied in
+    tests/fixtures/github/webhooks/workflow_run.json): a bot that keys on the name waits
+    for ever."""
+    live = live_sandbox
+    sha = new_app_commit(live, "nameless")
+    finish(live, sha, CI[0])
+    finish(live, sha, CI[1])
+
+    job = run(live, tmp_path, finish(live, sha, CI[2], run_name=""))
+
+    assert_no_crash(job)
+    assert (job.exit_code, job.result) == (0, "merged"), job.outputs.get("reason")
+
+
+def test_a_required_run_on_the_second_page_of_runs_still_counts(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """GitHub lists at most 100 runs a page, newest first (OpenAPI `actions/list-workflow-runs-
+    for-repo`, `per_page` max 100; docs/sandbox-rules.md row 19), and a commit can have more
+    (re-runs, many workflows: who controls that is whoever adds workflows or re-runs them).
+    The required Backend CI finished first, then a hundred other runs: read from one page, it
+    was missing and the commit waited for ever."""
+    live = live_sandbox
+    sha = new_app_commit(live, "busy")
+    finish(live, sha, CI[0])
+    for index in range(101):
+        finish(live, sha, f"Lint {index}")
+    finish(live, sha, CI[1])
+
+    job = run(live, tmp_path, finish(live, sha, CI[2]))
+
+    assert_no_crash(job)
+    assert (job.exit_code, job.result) == (0, "merged"), job.outputs.get("reason")
