@@ -146,8 +146,13 @@ class StormReport:
 
     @property
     def duplicate_pulls(self) -> tuple[str, ...]:
-        """Candidates deployed by more than one PR: a retried or raced create made a second."""
-        candidates = Counter(p["candidate"] for p in self.pulls if p["candidate"])
+        """Candidates deployed by more than one PR: a retried or raced create made a second.
+        A PR closed unmerged deployed nothing (the bot withdraws one opened on a moved main)."""
+        candidates = Counter(
+            p["candidate"]
+            for p in self.pulls
+            if p["candidate"] and (p["merged"] or p["state"] == "open")
+        )
         return tuple(sorted(sha for sha, count in candidates.items() if count > 1))
 
     def problems(self) -> list[str]:

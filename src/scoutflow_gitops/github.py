@@ -22,6 +22,7 @@ import jwt
 import requests
 from github import Auth, Github, GithubException
 
+from scoutflow_gitops import messages
 from scoutflow_gitops.config import BOT_BRANCH_PREFIX, HOLDS_DIR, MergeMethod
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.model import (
@@ -118,8 +119,23 @@ mutation Publish($refs: UpdateRefsInput!, $commit: CreateCommitOnBranchInput!,
                  $pr: CreatePullRequestInput!) {{
   updateRefs(input: $refs) {{ clientMutationId }}
   createCommitOnBranch(input: $commit) {{ commit {{ oid }} }}
-  createPullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} {_MERGE_FIELDS} }} }}
+  createPullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} {_MERGE_FIELDS} baseRefOid }} }}
 }}
+"""
+# A PR the bot must take back: closed with a word on why, and (when this job made its commit)
+# its branch deleted only while it is still at that commit.
+CLOSE_MUTATION = """
+mutation Close($why: AddCommentInput!, $pr: ClosePullRequestInput!) {
+  addComment(input: $why) { clientMutationId }
+  closePullRequest(input: $pr) { clientMutationId }
+}
+"""
+WITHDRAW_MUTATION = """
+mutation Withdraw($why: AddCommentInput!, $pr: ClosePullRequestInput!, $refs: UpdateRefsInput!) {
+  addComment(input: $why) { clientMutationId }
+  closePullRequest(input: $pr) { clientMutationId }
+  updateRefs(input: $refs) { clientMutationId }
+}
 """
 # An open PR's branch never points at the base: GitHub closes a PR whose branch has no commit
 # ahead of its base, for good. The commit is made on a scratch branch created at the base; one
@@ -932,9 +948,51 @@ class GitHubHost:
         data, errors = self._graphql_partial(PUBLISH_NEW_MUTATION, variables)
         commit = (data.get("createCommitOnBranch") or {}).get("commit")
         pr_node = (data.get("createPullRequest") or {}).get("pullRequest")
+        if pr_node is not None and (errors or commit is None):
+            # GitHub runs every mutation of a document, even after one failed: the branch
+            # existed after all (another run's, its PR merged), and this PR was opened on
+            # that run's commit. It is not this job's PR.
+            self._take_back(request, pr_node, None, "its branch was written by another run first")
         if errors or commit is None or pr_node is None:
             raise self._write_failed("opening the PR", errors, "the branch moved", request)
+        if pr_node.get("baseRefOid") != request.base_oid:
+            # The branch was absent when read and absent again when created: another run
+            # opened, merged and deleted it in between. This PR starts from a main that is
+            # gone and may deploy what main already runs.
+            self._take_back(request, pr_node, str(commit["oid"]), "another run merged first")
+            raise ConflictError(
+                f"{request.base_branch} moved while PR #{pr_node['number']} was being opened; "
+                "the PR was closed again"
+            )
         return Published(_pr(pr_node), commit["oid"], created=True, status=_status(pr_node))
+
+    def _take_back(
+        self, request: PublishRequest, pr_node: Mapping[str, Any], own_oid: str | None, why: str
+    ) -> None:
+        """Close a PR this job opened by mistake, saying why; delete its branch when the job
+        made the commit there. A failure here is reported, never hidden."""
+        pull_request_id = str(pr_node["id"])
+        variables: dict[str, Any] = {
+            "why": {
+                "subjectId": pull_request_id,
+                "body": messages.withdrawn_comment(request.base_branch, request.base_oid, why),
+            },
+            "pr": {"pullRequestId": pull_request_id},
+        }
+        mutation = CLOSE_MUTATION
+        if own_oid is not None:
+            mutation = WITHDRAW_MUTATION
+            variables["refs"] = _ref_updates(
+                request.repository_id, (f"refs/heads/{request.branch}", own_oid, None)
+            )
+        _, errors = self._graphql_partial(mutation, variables)
+        if errors:
+            raise self._write_failed(
+                f"closing PR #{pr_node['number']}, opened by mistake ({why})",
+                errors,
+                "it stays open",
+                request,
+            )
 
     def _publish_onto(self, request: PublishRequest, existing: PullRequest) -> Published:
         scratch = f"{SCRATCH_PREFIX}{request.branch.removeprefix(BOT_BRANCH_PREFIX)}-" + (

@@ -343,6 +343,15 @@ def refusal_reply(command_text: str, gate: str, reason: str, fix: str) -> str:
     )
 
 
+def withdrawn_comment(base_branch: str, read_oid: str, why: str) -> str:
+    """Why the bot closed a PR it had just opened: it was planned on a state that changed."""
+    return (
+        f"Closed by the run that opened it: {why} while it was opening this PR, planned on "
+        f"`{base_branch}` at `{read_oid[:7]}`. The run reads `{base_branch}` again and decides "
+        "afresh; nothing here was deployed."
+    )
+
+
 def error_reply(message: str, hint: str) -> str:
     text = f"I could not act on that command: {message}."
     return text + (f"\n\n{hint[:1].upper()}{hint[1:]}." if hint else "")

@@ -17,7 +17,7 @@ import pytest
 from bench.storm import Delivery, Job, StormConfig, run_job, run_storm
 
 from scoutflow_gitops.sandbox.faults import Fault, add_fault, list_faults
-from tests.e2e.harness import CI, bump_pulls, ci_event, new_app_commit, tag_on_main
+from tests.e2e.harness import CI, GITOPS, bump_pulls, ci_event, new_app_commit, tag_on_main
 from tests.sandbox.contract import check_record
 from tests.sandbox.fixtures import LiveSandbox
 
@@ -160,3 +160,56 @@ def test_a_job_whose_pr_a_newer_job_moved_ends_cleanly(
     assert tag_on_main(live, "dev") == newer
     assert "Traceback" not in jobs["older"].stderr
     assert jobs["older"].exit_code == 0, jobs["older"].stderr
+
+
+@pytest.mark.parametrize("delete_branch_on_merge", [False, True], ids=["branch-kept", "deleted"])
+def test_a_job_that_read_before_another_merged_the_same_commit_leaves_no_second_pr(
+    live_sandbox: LiveSandbox, tmp_path: Path, delete_branch_on_merge: bool
+) -> None:
+    """Two jobs for one commit: the late one reads (no bot branch), stalls, and publishes after
+    the first has opened and squash-merged its PR. Its compare-and-swap on "branch absent"
+    must not leave a second PR deploying what main already runs.
+
+    Branch kept (GitHub's default): the swap fails, but GitHub runs every mutation of a
+    document even after one fails (GraphQL spec, "Executing Operations": mutation fields run
+    serially, and a field error nulls only that field), so ``createPullRequest`` opens a PR on
+    the first job's commit. A squash merge leaves that commit off main, so GitHub sees it as
+    one commit ahead and opens the PR (docs.github.com/en/pull-requests/collaborating-with-
+    pull-requests/incorporating-changes-from-a-pull-request/about-pull-request-merges,
+    "Squashing and merging a long-running branch").
+    Branch deleted ("Automatically delete head branches", docs.github.com/en/repositories/
+    configuring-branches-and-merges-in-your-repository/configuring-pull-request-merges/
+    managing-the-automatic-deletion-of-branches): the swap succeeds, as a ``beforeOid`` of
+    zeros only asks that the ref be absent, and the PR starts from the main before the merge.
+    """
+    live = live_sandbox
+    live.sandbox.update_settings(
+        live.sandbox.repo(GITOPS), {"delete_branch_on_merge": delete_branch_on_merge}
+    )
+    sha, payload = _green_but_one(live, "Add shot charts")
+    add_fault(live.sandbox, Fault(GRAPHQL, graphql_operation="Publish", delay_ms=3000, times=1))
+    jobs: dict[str, Job] = {}
+    slow = threading.Thread(
+        target=lambda: jobs.update(late=_job(live, tmp_path, sha, payload, "a"))
+    )
+    slow.start()
+    _wait_for_the_first_fault(live)
+    jobs["first"] = _job(live, tmp_path, sha, payload, "b")
+    slow.join()
+
+    assert (jobs["first"].exit_code, jobs["first"].result) == (0, "merged"), jobs["first"].stderr
+    assert tag_on_main(live, "dev") == tag_on_main(live, "stage") == sha
+    assert (jobs["late"].exit_code, jobs["late"].result) == (0, "noop"), jobs["late"].stderr
+    merged, taken_back = bump_pulls(live)
+    assert merged.pull.merged and merged.title == f"Deploy {sha[:7]} to dev, stage"
+    # The late PR is closed at once, with a word for whoever got its notification.
+    assert taken_back.state == "closed" and not taken_back.pull.merged
+    (comment,) = taken_back.comments
+    assert comment.body.startswith("Closed by the run that opened it: ")
+    assert "nothing here was deployed" in comment.body
+    branches = live.sandbox.repo(GITOPS).git.refs("refs/heads/scoutflow-gitops")
+    if delete_branch_on_merge:
+        assert branches == {}, "the late job's own branch is deleted with its PR"
+    else:
+        # The first job's branch stays as GitHub keeps it, at the first job's commit.
+        assert list(branches.values()) == [merged.pull.head_sha]

@@ -326,7 +326,7 @@ def test_a_new_pr_is_one_document_resetting_the_branch_it_owns_alone(
         {
             "updateRefs": {"clientMutationId": None},
             "createCommitOnBranch": {"commit": {"oid": COMMIT}},
-            "createPullRequest": {"pullRequest": pr_node()},
+            "createPullRequest": {"pullRequest": pr_node(baseRefOid=BASE)},
         }
     )
     published = host.publish(request(pull_request=None, branch_oid=branch_oid))
@@ -342,6 +342,58 @@ def test_a_new_pr_is_one_document_resetting_the_branch_it_owns_alone(
     assert sent["variables"]["commit"]["branch"]["branchName"] == BRANCH
     assert published.created and published.status is not None
     assert published.status.merge_state == "UNKNOWN"
+
+
+def test_a_new_pr_on_a_base_that_moved_is_closed_with_its_branch_and_read_again(
+    host: GitHubHost, endpoint: GraphQLEndpoint
+) -> None:
+    """``baseRefOid`` is not the base the plan read: another run merged in between."""
+    endpoint.answer(
+        {
+            "updateRefs": {"clientMutationId": None},
+            "createCommitOnBranch": {"commit": {"oid": COMMIT}},
+            "createPullRequest": {"pullRequest": pr_node(baseRefOid="d" * 40)},
+        }
+    )
+    endpoint.answer(
+        {
+            "addComment": {"clientMutationId": None},
+            "closePullRequest": {"clientMutationId": None},
+            "updateRefs": {"clientMutationId": None},
+        }
+    )
+    with pytest.raises(ConflictError, match="main moved while PR #7 was being opened"):
+        host.publish(request(pull_request=None, branch_oid=None))
+    assert endpoint.operations() == ["Publish", "Withdraw"]
+    taken_back = endpoint.sent[1]
+    assert taken_back["variables"]["pr"] == {"pullRequestId": PR.id}
+    assert taken_back["variables"]["why"]["subjectId"] == PR.id
+    # Deleted only while it is still at the commit this run made.
+    assert ref_updates(taken_back) == [
+        {"name": f"refs/heads/{BRANCH}", "beforeOid": COMMIT, "afterOid": ZERO, "force": True}
+    ]
+
+
+def test_a_pr_opened_on_another_runs_commit_is_closed_and_its_branch_kept(
+    host: GitHubHost, endpoint: GraphQLEndpoint
+) -> None:
+    """The swap and the commit failed, yet ``createPullRequest`` ran on the branch another run
+    left: that PR is not this run's, so it is closed and the other run's branch stays."""
+    endpoint.answer(
+        {
+            "updateRefs": None,
+            "createCommitOnBranch": None,
+            "createPullRequest": {"pullRequest": pr_node(baseRefOid=BASE)},
+        },
+        errors=[problem("updateRefs", "A ref update was rejected", "STALE_DATA")],
+    )
+    endpoint.answer(
+        {"addComment": {"clientMutationId": None}, "closePullRequest": {"clientMutationId": None}}
+    )
+    with pytest.raises(ConflictError):
+        host.publish(request(pull_request=None, branch_oid=None))
+    assert endpoint.operations() == ["Publish", "Close"]
+    assert "refs" not in endpoint.sent[1]["variables"]
 
 
 # -- merging ------------------------------------------------------------------------------------
