@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scoutflow_gitops.validate",
     "scoutflow_gitops.status",
     "scoutflow_gitops.guard",
+    "scoutflow_gitops.four_eyes",
     "scoutflow_gitops.tagcli",
     "scoutflow_gitops.sandbox.cli",
 )

@@ -122,15 +122,25 @@ def _run_name(run: WorkflowRun) -> str:
 
 def plan_candidate(body: str) -> str | None:
     """The candidate SHA recorded in a PR body's plan marker, if any."""
-    match = _PLAN_RE.search(body)
-    if match is None:
+    return _plan_field(body, "candidate")
+
+
+def plan_requester(body: str) -> str | None:
+    """The login of whoever asked for a promotion or rollback, from its PR's plan marker."""
+    return _plan_field(body, "requested_by")
+
+
+def _plan_field(body: str, name: str) -> str | None:
+    # The bot writes one marker, last; a copy quoted earlier in the body does not count.
+    matches = _PLAN_RE.findall(body)
+    if not matches:
         return None
     try:
-        data = json.loads(match.group(1))
+        data = json.loads(matches[-1])
     except ValueError:
         return None
-    candidate = data.get("candidate") if isinstance(data, dict) else None
-    return candidate if isinstance(candidate, str) else None
+    value = data.get(name) if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _changelog(comparison: Comparison | None, limit: int) -> list[str]:
@@ -315,10 +325,20 @@ def command_body(context: CommandContext) -> str:
             f"**{context.env} syncs by hand:** after merging, review the diff in Argo CD and run",
             f"`argocd app sync {context.application}`.",
             "",
-            "The bot never merges this PR: a reviewer must approve and merge it.",
+            "The bot never merges this PR: a reviewer other than "
+            f"@{context.request_user} must approve and merge it.",
             "",
         ]
-    return "\n".join(parts)
+    # Who asked, for the merge-time four-eyes check: it trusts this only while the bot is the
+    # last to have written the body (GitHub records the editor).
+    plan = {
+        "kind": context.kind,
+        "environment": context.env,
+        "candidate": context.candidate,
+        "requested_by": context.request_user,
+    }
+    parts.append(f"<!-- {PLAN_MARKER} {json.dumps(plan, sort_keys=True)} -->")
+    return "\n".join(parts) + "\n"
 
 
 def hold_file(env: str, user: str, url: str, tag: str | None) -> bytes:
