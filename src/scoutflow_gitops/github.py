@@ -23,6 +23,7 @@ import requests
 from github import Auth, Github, GithubException
 
 from scoutflow_gitops import messages
+from scoutflow_gitops.approval import PullFacts, Review
 from scoutflow_gitops.config import BOT_BRANCH_PREFIX, HOLDS_DIR, MergeMethod
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.model import (
@@ -109,6 +110,24 @@ PULL_REQUEST_QUERY = f"""
 query PullRequestStatus($id: ID!) {{
   node(id: $id) {{ ... on PullRequest {{ state headRefOid {_MERGE_FIELDS} }} }}
 }}
+"""
+
+# What the four-eyes check weighs: who opened the PR and last edited its body, who wrote its
+# commits, and every reviewer's verdicts with the head each was given on. One request.
+PULL_FACTS_QUERY = """
+query PullFacts($owner: String!, $name: String!, $number: Int!) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      number headRefOid body
+      author { login __typename }
+      editor { login }
+      commits(last: 100) { totalCount nodes { commit { author { user { login } } } } }
+      reviews(last: 100) {
+        nodes { state authorCanPushToRepository author { login __typename } commit { oid } }
+      }
+    }
+  }
+}
 """
 
 # A new PR is created in the same document as its commit (a branch that does not exist makes
@@ -211,6 +230,7 @@ _PERMISSION_NAMES = {
     "issues": "Issues",
     "actions": "Actions",
     "metadata": "Metadata",
+    "statuses": "Commit statuses",
 }
 # GitHub's answer to a token minted for a repository outside the installation, and for
 # permissions the App was not granted (422 from POST .../access_tokens).
@@ -867,7 +887,60 @@ class GitHubHost:
         node = data.get("node")
         return _status(node) if node else None
 
+    def read_pull_facts(self, repository: str, number: int) -> PullFacts | None:
+        """What GitHub recorded about PR ``number`` for the four-eyes check; ``None`` if no
+        such PR."""
+        owner, name = repository.split("/", 1)
+        data = self._graphql(
+            PULL_FACTS_QUERY,
+            {"owner": owner, "name": name, "number": number},
+            repositories={"repository": repository},
+        )
+        node = (data.get("repository") or {}).get("pullRequest")
+        if not node:
+            return None
+        author = node.get("author") or {}
+        commits = node.get("commits") or {}
+        return PullFacts(
+            number=int(node["number"]),
+            author_login=str(author.get("login") or "ghost"),
+            author_is_bot=author.get("__typename") == "Bot",
+            head_oid=str(node["headRefOid"]),
+            body=str(node.get("body") or ""),
+            editor=(node.get("editor") or {}).get("login"),
+            commit_authors=tuple(
+                (((item.get("commit") or {}).get("author") or {}).get("user") or {}).get("login")
+                for item in commits.get("nodes") or ()
+            ),
+            commits_total=int(commits.get("totalCount") or 0),
+            reviews=tuple(
+                Review(
+                    login=str((review.get("author") or {}).get("login") or "ghost"),
+                    is_bot=(review.get("author") or {}).get("__typename") == "Bot",
+                    state=str(review.get("state") or ""),
+                    commit_oid=(review.get("commit") or {}).get("oid"),
+                    can_push=bool(review.get("authorCanPushToRepository")),
+                )
+                for review in (node.get("reviews") or {}).get("nodes") or ()
+            ),
+        )
+
     # -- writes ------------------------------------------------------------------------------
+
+    def set_status(
+        self, repository: str, sha: str, state: str, context: str, description: str, url: str
+    ) -> None:
+        """A commit status on ``sha``; GitHub keeps the latest one of each context."""
+        body = {"state": state, "context": context, "description": description[:140]}
+        if url:
+            body["target_url"] = url
+        self._rest(
+            "POST",
+            f"/repos/{repository}/statuses/{sha}",
+            f"setting the {context} status on {sha[:7]}",
+            body=body,
+            need=Need(repository, "Commit statuses", "write"),
+        )
 
     def react(self, repository: str, comment_id: int, content: str) -> None:
         self._rest(
