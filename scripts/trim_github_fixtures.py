@@ -46,7 +46,7 @@ OPENAPI_OUT = ROOT / "tests/fixtures/github/openapi.json"
 SCHEMA_OUT = ROOT / "src/scoutflow_gitops/sandbox/data/schema.graphql"
 WEBHOOKS_OUT = ROOT / "tests/fixtures/github/webhooks"
 BUILTIN_SCALARS = frozenset({"Boolean", "Float", "ID", "Int", "String"})
-WEBHOOK_EVENTS = ("workflow_run", "issue_comment", "workflow_dispatch")
+WEBHOOK_EVENTS = ("workflow_run", "issue_comment", "workflow_dispatch", "pull_request_review")
 
 # The REST operations `scoutflow_gitops.sandbox.rest` routes, as (path template, method).
 REST_OPERATIONS: tuple[tuple[str, str], ...] = (
@@ -66,6 +66,9 @@ REST_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("/repos/{owner}/{repo}/git/commits/{commit_sha}", "get"),
     ("/repos/{owner}/{repo}/commits", "get"),
     ("/repos/{owner}/{repo}/commits/{ref}", "get"),
+    ("/repos/{owner}/{repo}/commits/{ref}/status", "get"),
+    ("/repos/{owner}/{repo}/commits/{ref}/statuses", "get"),
+    ("/repos/{owner}/{repo}/statuses/{sha}", "post"),
     ("/repos/{owner}/{repo}/compare/{basehead}", "get"),
     ("/repos/{owner}/{repo}/branches", "get"),
     ("/repos/{owner}/{repo}/branches/{branch}", "get"),
@@ -201,14 +204,17 @@ GRAPHQL_FIELDS: dict[str, tuple[str, ...]] = {
         "closed",
         "closedAt",
         "comments",
+        "commits",
         "createdAt",
         "databaseId",
+        "editor",
         "headRef",
         "headRefName",
         "headRefOid",
         "id",
         "isDraft",
         "labels",
+        "lastEditedAt",
         "mergeCommit",
         "mergeStateStatus",
         "mergeable",
@@ -227,6 +233,7 @@ GRAPHQL_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "PullRequestReview": (
         "author",
+        "authorCanPushToRepository",
         "body",
         "commit",
         "databaseId",
@@ -236,6 +243,9 @@ GRAPHQL_FIELDS: dict[str, tuple[str, ...]] = {
         "submittedAt",
         "url",
     ),
+    "PullRequestCommit": ("commit", "id", "pullRequest", "url"),
+    "PullRequestCommitConnection": ("edges", "nodes", "pageInfo", "totalCount"),
+    "PullRequestCommitEdge": ("cursor", "node"),
     "PullRequestReviewConnection": ("edges", "nodes", "pageInfo", "totalCount"),
     "PullRequestReviewEdge": ("cursor", "node"),
     "AddPullRequestReviewPayload": ("clientMutationId", "pullRequestReview"),

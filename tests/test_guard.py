@@ -39,6 +39,7 @@ SEED_TAG = "e7c24f013e837f438f66a6e039e673f880e2cb89"
 PR_EVENT = ROOT / "tests/fixtures/github/webhooks/pull_request.opened.json"
 BOT = "scoutflow-gitops[bot]"
 PERSON = ("Codertocat", "User")
+GITOPS_REPO = "omerbh7/scoutflow-gitops"
 
 
 def git(repo: Path, *args: str, when: datetime | None = None) -> None:
@@ -604,3 +605,80 @@ def test_an_argo_cd_override_in_the_prs_application_fails_the_guard(tmp_path: Pa
     code, out = run_guard(repo, {})
     assert code == 1
     assert "argocd/apps/scoutflow-dev.yaml" in out and "ARGO002" in out
+
+
+def _queued_pr(live: LiveSandbox, token: str, branch: str) -> tuple[int, str]:
+    """A PR opened with ``token`` (its author is the token's identity), and its head."""
+    from scoutflow_gitops.sandbox.control import push_commit
+    from tests.sandbox.fixtures import github_client
+
+    with live.sandbox.lock:
+        gitops = live.sandbox.repo(GITOPS_REPO)
+        gitops.git.set_ref(f"refs/heads/{branch}", live.sandbox.branch_head(gitops, "main"))
+    head = push_commit(live.sandbox, GITOPS_REPO, {"NOTES.md": f"{branch}\n"}, branch=branch)
+    repo = github_client(live.url, token=token).get_repo(GITOPS_REPO)
+    return repo.create_pull(title="prod back", body="", head=branch, base="main").number, head
+
+
+@pytest.mark.parametrize(
+    ("opener", "code"), [("bot", 0), ("person", 1)], ids=["the bot's PR", "a person's PR"]
+)
+def test_in_a_merge_queue_the_rollback_licence_is_the_queued_prs_author(
+    live_sandbox: LiveSandbox, repo: Path, opener: str, code: int
+) -> None:
+    """A `merge_group` event carries no PR author, only the group's branch, which GitHub names
+    gh-readonly-queue/<base>/pr-<number>-<sha> (webhook `merge_group.head_ref`;
+    docs.github.com/en/webhooks/webhook-events-and-payloads#merge_group). The guard reads that
+    PR's author from GitHub with the job's token: only the bot's own PR rolls prod back."""
+    from scoutflow_gitops.sandbox.control import issue_token
+    from scoutflow_gitops.sandbox.driver import mint_job_token
+
+    live = live_sandbox
+    older = live.info.app_commits[0]
+    ran_before(repo, "prod", older, live.info.deployed_sha)
+    set_tag(repo, "prod", older)
+    git(repo, "commit", "-qam", "prod back")
+    with live.sandbox.lock:
+        person = live.sandbox.access.user_token(live.sandbox.user("dev-writer")).token
+    opener_token = mint_job_token(live.url, None, (GITOPS_REPO,)) if opener == "bot" else person
+    number, head = _queued_pr(live, opener_token, f"rollback-{opener}")
+    group = {
+        "head_sha": head,
+        "head_ref": f"refs/heads/gh-readonly-queue/main/pr-{number}-{head}",
+        "base_sha": "b" * 40,
+        "base_ref": "refs/heads/main",
+    }
+    path = repo.parent / "merge_group.json"
+    path.write_text(json.dumps({"action": "checks_requested", "merge_group": group}))
+    with live.sandbox.lock:
+        token = issue_token(
+            live.sandbox,
+            {
+                "kind": "workflow",
+                "repo": GITOPS_REPO,
+                "permissions": {"contents": "read", "pull_requests": "read"},
+            },
+        )["token"]
+    env = {
+        "GITHUB_TOKEN": str(token),
+        "GITHUB_API_URL": live.url,
+        "GITHUB_SERVER_URL": live.url,
+        "GITHUB_REPOSITORY": GITOPS_REPO,
+        "GITHUB_EVENT_PATH": str(path),
+    }
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "SCOUTFLOW_GITOPS_")):
+            os.environ.pop(name)
+    os.environ.update(env, SCOUTFLOW_GITOPS_BOT_LOGIN=BOT)
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            result = cli.main(["guard", "--repo", str(repo), "--base", "base"])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+    assert result == code, out.getvalue()
+    # Refused as no rollback: offline, as this token cannot read the source repository.
+    assert out.getvalue().startswith("environments/prod/values.yaml:10: GUARD") is (code == 1)

@@ -21,6 +21,9 @@ URL_RE = re.compile(r"\Ahttps?://[^\s\"'<>\\`]{1,500}\Z")
 # Control characters never belong in a name, branch, status or login; a newline in one could
 # forge a workflow command in the log or a line in a commit message.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# GitHub names a merge queue group's branch after the PR it tests (the `merge_group` event's
+# `head_ref`): gh-readonly-queue/<base branch>/pr-<number>-<head sha>.
+_QUEUE_REF_RE = re.compile(r"\A(?:refs/heads/)?gh-readonly-queue/.+/pr-(\d+)-[0-9a-f]{40}\Z")
 # Larger payloads than this are not something GitHub sends for these events.
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 
@@ -236,3 +239,9 @@ def _url(value: str, name: str) -> str:
     if not URL_RE.match(value):
         raise UserError(f"event payload field {name} is not a plain http(s) URL")
     return value
+
+
+def queued_pull_number(head_ref: str) -> int | None:
+    """The PR a merge queue group tests, from its branch name; ``None`` for any other name."""
+    match = _QUEUE_REF_RE.match(head_ref)
+    return int(match.group(1)) if match else None

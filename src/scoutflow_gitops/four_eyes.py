@@ -20,22 +20,20 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scoutflow_gitops import approval, guard, messages
 from scoutflow_gitops.errors import UserError
+from scoutflow_gitops.events import queued_pull_number
 
 if TYPE_CHECKING:
     from scoutflow_gitops.github import GitHubHost
 
 CONTEXT = "scoutflow-gitops/four-eyes"
-# GitHub names a merge group's branch after the PR it tests: gh-readonly-queue/<base>/pr-<n>-<sha>.
-_QUEUE_REF = re.compile(r"^(?:refs/heads/)?gh-readonly-queue/.+/pr-(\d+)-([0-9a-f]{40})$")
 
 
 @dataclass(frozen=True)
@@ -82,14 +80,14 @@ def read_target(payload: dict[str, Any]) -> Target:
             raise UserError("the pull_request in the event payload has no number or base") from None
     group = payload.get("merge_group")
     if isinstance(group, dict):
-        match = _QUEUE_REF.match(str(group.get("head_ref", "")))
-        if match is None:
+        number = queued_pull_number(str(group.get("head_ref", "")))
+        if number is None:
             raise UserError(
                 f"cannot tell which PR the merge group {group.get('head_ref')!r} holds",
                 "GitHub names merge group branches gh-readonly-queue/<base>/pr-<number>-<sha>",
             )
         head = str(group.get("head_sha", ""))
-        return Target(int(match.group(1)), str(group.get("base_sha", "")), head, head)
+        return Target(number, str(group.get("base_sha", "")), head, head)
     raise UserError(
         "four-eyes runs on pull_request, pull_request_review or merge_group events",
         "add those triggers to the workflow that runs it",
@@ -139,6 +137,10 @@ def _handle(args: argparse.Namespace) -> int:
             facts = host.read_pull_facts(repository, target.number)
             if facts is None:
                 raise UserError(f"{repository} has no PR #{target.number}")
+            if status_sha and not target.status_sha:
+                # The head the event names is the one checked out and judged: GitHub's
+                # ``headRefOid`` can still lag a push, and approvals must be for this head.
+                facts = replace(facts, head_oid=status_sha)
             verdict = approval.decide(facts, args.bot_login)
             status_sha = target.status_sha or facts.head_oid
             verdict = _for(gated, verdict)

@@ -42,7 +42,7 @@ from scoutflow_gitops.config import (
     load_config,
 )
 from scoutflow_gitops.errors import UserError
-from scoutflow_gitops.events import SHA_RE
+from scoutflow_gitops.events import SHA_RE, queued_pull_number
 from scoutflow_gitops.validate import Finding
 
 # GitHub App credentials the guard mints its read token from (the App ID is not secret).
@@ -166,18 +166,55 @@ def is_bot(author: Author | None, bot_login: str) -> bool:
 
 def read_author(event_path: str) -> Author | None:
     """The PR's author from the event payload; ``None`` when there is none to read, which only
-    ever withholds the bot's rollback licence."""
-    if not event_path:
-        return None
+    ever withholds the bot's rollback licence. A merge queue's event names no author: the PR
+    it tests is read from the API (``queued_author``)."""
+    payload = _event(event_path)
     try:
-        payload = json.loads(Path(event_path).read_text(encoding="utf-8"))
         user = payload["pull_request"]["user"]
         login, kind = user["login"], user["type"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    except (KeyError, TypeError):
+        return queued_author(payload)
     if not (isinstance(login, str) and isinstance(kind, str)):
         return None
     return Author(login, kind)
+
+
+def queued_author(payload: dict[str, Any]) -> Author | None:
+    """For a ``merge_group`` event, the author of the PR its branch names, as GitHub records it
+    (read with this repository's ``GITHUB_TOKEN``, Pull requests: read); ``None`` when there is
+    no such PR or it cannot be read, which withholds the rollback licence and says so."""
+    from scoutflow_gitops.github import GitHubHost, connect
+
+    group = payload.get("merge_group")
+    number = queued_pull_number(str(group.get("head_ref", ""))) if isinstance(group, dict) else None
+    repository = os.environ.get("GITHUB_REPOSITORY", "").strip()
+    token = os.environ.get("GITHUB_TOKEN", "").strip()
+    if number is None or not repository or not token:
+        return None
+    api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+    try:
+        host = GitHubHost(connect(api_url=api_url, token=token, repository=repository), server)
+        facts = host.read_pull_facts(repository, number)
+    except UserError as exc:
+        print(
+            messages.log_line(f"guard: cannot read PR #{number}'s author: {exc.message}"),
+            file=sys.stderr,
+        )
+        return None
+    if facts is None:
+        return None
+    return Author(facts.author_login, "Bot" if facts.author_is_bot else "User")
+
+
+def _event(event_path: str) -> dict[str, Any]:
+    if not event_path:
+        return {}
+    try:
+        payload = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
 
 
 def plan(

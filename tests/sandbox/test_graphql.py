@@ -65,6 +65,7 @@ def test_every_schema_field_has_a_resolver(live_sandbox: LiveSandbox) -> None:
         "Issue": gv.IssueView(ctx, repo, issue),
         "PullRequest": gv.PullRequestView(ctx, repo, pull_issue),
         "PullRequestReview": gv.PullRequestReviewView(ctx, repo, pull_issue, review),
+        "PullRequestCommit": gv.PullRequestCommitView(ctx, repo, pull_issue, head),
         "IssueComment": gv.IssueCommentView(ctx, repo, comment),
         "User": gv.UserView(ctx, sandbox.user("omerbh7")),
         "Bot": gv.UserView(ctx, sandbox.bot),

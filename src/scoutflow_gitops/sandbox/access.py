@@ -67,11 +67,14 @@ PUSH_FOR_PERMISSION = "Must have push access to view collaborator permission."
 @dataclass(frozen=True)
 class Need:
     """What one request needs: a permission at a level. ``alternatives`` may stand in for it
-    (GitHub lets either Issues or Pull requests write a comment on a pull request)."""
+    (GitHub lets either Issues or Pull requests write a comment on a pull request);
+    ``user_level``, when set, is what a user's role needs instead (anyone with read access may
+    review a pull request, while an App needs Pull requests: write)."""
 
     permission: str
     level: Level
     alternatives: tuple[str, ...] = ()
+    user_level: Level | None = None
 
 
 @dataclass(frozen=True)
@@ -273,7 +276,7 @@ class Access:
             if not self.push_access(grant, repo):
                 raise SandboxError(403, PUSH_FOR_PERMISSION, graphql_type="FORBIDDEN")
             return
-        wanted = LEVELS[need.level]
+        wanted = LEVELS[need.user_level if grant.kind == "user" and need.user_level else need.level]
         if any(
             self.level(grant, repo, name) >= wanted
             for name in (need.permission, *need.alternatives)
@@ -337,11 +340,18 @@ def rest_need(method: str, path: str) -> tuple[str, Need] | None:
         return repo, Need("metadata", "read")
     if rest == "/installation":
         return None
+    if section == "statuses" or (
+        section == "commits" and rest.rstrip("/").endswith(("/status", "/statuses"))
+    ):
+        # Commit statuses: their own permission ("statuses" for a workflow's token).
+        return repo, Need("statuses", level)
     if section in ("contents", "git", "commits", "compare", "branches"):
         return repo, Need("contents", level)
     if section == "pulls":
         if rest.endswith("/merge") and level == "write":
             return repo, Need("contents", "write")
+        if rest.rstrip("/").endswith("/reviews") and level == "write":
+            return repo, REVIEW_NEED
         return repo, Need("pull_requests", level)
     if section == "issues":
         return repo, Need("issues", level, ("pull_requests",))
@@ -350,6 +360,11 @@ def rest_need(method: str, path: str) -> tuple[str, Need] | None:
     if section == "actions":
         return repo, Need("actions", level)
     return repo, Need("metadata", level)
+
+
+# Submitting a review: "anyone with read access can review" a pull request (an App or a
+# workflow's token still needs Pull requests: write).
+REVIEW_NEED = Need("pull_requests", "write", user_level="read")
 
 
 APP_ONLY_PATHS = re.compile(

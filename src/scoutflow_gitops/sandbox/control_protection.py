@@ -3,7 +3,8 @@
 
 Protection is written and read in the shape of GitHub's ``PUT .../branches/{branch}/protection``
 (the parts the sandbox enforces), on the default branch. Reviews come from people: any login
-with access to the repository. The timing knobs relax GitHub's background jobs (see
+with access to the repository; ``review_payload`` builds the ``pull_request_review`` webhook
+GitHub would deliver for one. The timing knobs relax GitHub's background jobs (see
 ``model.Timing``); a test that relaxes one says so.
 """
 
@@ -12,8 +13,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from scoutflow_gitops.sandbox import webhooks
 from scoutflow_gitops.sandbox.control import ControlCall, _control, _get
-from scoutflow_gitops.sandbox.model import Protection, ReviewRefused, SandboxError, Timing
+from scoutflow_gitops.sandbox.model import (
+    Protection,
+    ReviewRefused,
+    SandboxError,
+    Timing,
+    not_found,
+)
+from scoutflow_gitops.sandbox.protection import DISMISSED, PENDING
 from scoutflow_gitops.sandbox.rest import Reply
 from scoutflow_gitops.sandbox.shapes import JSON, Shapes
 from scoutflow_gitops.sandbox.state import Sandbox
@@ -97,6 +106,45 @@ def review_pull(
         return shapes.review(repo, issue, review)
 
 
+REVIEW_ACTIONS = ("submitted", "dismissed")
+
+
+def review_payload(
+    sandbox: Sandbox,
+    shapes: Shapes,
+    repo_full_name: str,
+    pr_number: int,
+    review_id: int,
+    action: str,
+    *,
+    sender: str | None = None,
+) -> JSON:
+    """The ``pull_request_review`` webhook GitHub delivers for a review the sandbox holds.
+
+    ``action`` is ``submitted`` (a review submitted and not dismissed since) or ``dismissed``
+    (a dismissed one). Build it when the event happens: a payload shows the review and the pull
+    request as they are then, so one kept and handed over later is a late delivery. ``sender``
+    (a login) defaults to the reviewer; who dismissed a stale review is not recorded.
+    """
+    if action not in REVIEW_ACTIONS:
+        raise SandboxError(422, f"action must be one of {', '.join(REVIEW_ACTIONS)}")
+    with sandbox.lock:
+        repo = sandbox.repo(repo_full_name)
+        issue = sandbox.pull(repo, pr_number)
+        assert issue.pull is not None
+        review = next((r for r in issue.pull.reviews if r.id == review_id), None)
+        if review is None:
+            raise not_found()
+        if action == "submitted" and review.state in (PENDING, DISMISSED):
+            raise SandboxError(
+                422, f"review {review_id} is {review.state.lower()}, not a submitted review"
+            )
+        if action == "dismissed" and review.state != DISMISSED:
+            raise SandboxError(422, f"review {review_id} is {review.state.lower()}, not dismissed")
+        who = sandbox.user(sender) if sender is not None else review.user
+        return webhooks.pull_request_review(shapes, repo, issue, review, action, who)
+
+
 def set_timing(sandbox: Sandbox, values: Any) -> JSON:
     """Change some of the timing knobs; all of them as they now are."""
     if not isinstance(values, dict):
@@ -157,6 +205,20 @@ def _reviews(call: ControlCall) -> Reply:
     except ReviewRefused as refused:
         raise SandboxError(422, refused.reason) from None
     return Reply(201, review)
+
+
+@_control("POST", "/review-payloads")
+def _review_payloads(call: ControlCall) -> Reply:
+    payload = review_payload(
+        call.sandbox,
+        call.shapes,
+        _get(call.body, "repo"),
+        _get(call.body, "pull", int),
+        _get(call.body, "review", int),
+        _get(call.body, "action"),
+        sender=_get(call.body, "sender", required=False),
+    )
+    return Reply(200, payload)
 
 
 @_control("GET", "/timing")

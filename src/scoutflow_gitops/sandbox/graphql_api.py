@@ -17,7 +17,7 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSchema, build_schema, execute_sync, parse, validate
 
-from scoutflow_gitops.sandbox.access import Need
+from scoutflow_gitops.sandbox.access import REVIEW_NEED, Need
 from scoutflow_gitops.sandbox.graphql_views import (
     REACTION_CONTENT,
     BlobView,
@@ -29,6 +29,7 @@ from scoutflow_gitops.sandbox.graphql_views import (
     IssueLike,
     IssueView,
     LabelView,
+    PullRequestCommitView,
     PullRequestReviewView,
     PullRequestView,
     ReactionView,
@@ -176,9 +177,16 @@ FIELD_NEEDS: dict[tuple[str, str], Need] = {
     ("Repository", "issue"): _READ_ISSUES,
     ("Issue", "comments"): _READ_ISSUES,
     ("PullRequest", "comments"): _READ_ISSUES,
+    # Pull request fields a pull request can be reached without (an issue comment's
+    # ``pullRequest``) hold the permission every other way to them needs.
+    ("PullRequest", "editor"): _READ_PULLS,
+    ("PullRequest", "lastEditedAt"): _READ_PULLS,
+    ("PullRequest", "commits"): _READ_PULLS,
+    ("PullRequestReview", "authorCanPushToRepository"): _READ_PULLS,
 }
 NODE_NEEDS: dict[str, Need] = {
     "PullRequestView": _READ_PULLS,
+    "PullRequestCommitView": _READ_PULLS,
     "IssueView": _READ_ISSUES,
     "IssueCommentView": _READ_ISSUES,
     "CommitView": _READ_CONTENTS,
@@ -201,7 +209,7 @@ MUTATION_NEEDS: dict[str, Need] = {
     "requestReviews": _WRITE_PULLS,
     "enablePullRequestAutoMerge": _WRITE_PULLS,
     "disablePullRequestAutoMerge": _WRITE_PULLS,
-    "addPullRequestReview": _WRITE_PULLS,
+    "addPullRequestReview": REVIEW_NEED,
     "addComment": _WRITE_ISSUES,
     "addReaction": _WRITE_ISSUES,
     "addLabelsToLabelable": _WRITE_ISSUES,
@@ -393,7 +401,9 @@ class Root:
             qualified.removeprefix("refs/heads/"),
             changes,
             text,
-            author=sandbox.bot_signature(),
+            # "authored by the owner of the credential which authenticates the API request"
+            # (the mutation's description): the App's bot, github-actions[bot] or the user.
+            author=sandbox.signature(self.ctx.viewer),
             committer=sandbox.web_flow_signature(),
             expected_head=input["expectedHeadOid"],
         )
@@ -590,6 +600,7 @@ def type_views() -> dict[str, type]:
         "Issue": IssueView,
         "PullRequest": PullRequestView,
         "PullRequestReview": PullRequestReviewView,
+        "PullRequestCommit": PullRequestCommitView,
         "IssueComment": IssueCommentView,
         "User": UserView,
         "Bot": UserView,

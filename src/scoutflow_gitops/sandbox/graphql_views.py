@@ -545,12 +545,11 @@ class CommitView(GitObjectView):
 
     @property
     def status_check_rollup(self) -> StatusCheckRollupView | None:
-        checks = self.repo.checks.get(self.oid)
-        if not checks:
+        # Check runs and commit statuses both roll up; a commit with neither has no rollup.
+        states = self.ctx.sandbox.check_states(self.repo, self.oid)
+        if not states:
             return None
-        return StatusCheckRollupView(
-            self.ctx, self.repo, self.oid, rollup_state(list(checks.values()))
-        )
+        return StatusCheckRollupView(self.ctx, self.repo, self.oid, rollup_state(states))
 
     def parents(
         self,
@@ -858,6 +857,31 @@ class PullRequestView(IssueLike):
     def review_decision(self) -> str | None:
         return self.ctx.sandbox.review_decision(self.repo, self.issue_record)
 
+    @property
+    def editor(self) -> UserView | None:
+        """Who last edited the body (null while it is as the pull request was opened)."""
+        editor = self.issue_record.editor
+        return UserView(self.ctx, editor) if editor is not None else None
+
+    @property
+    def last_edited_at(self) -> str | None:
+        return iso(self.issue_record.last_edited_at)
+
+    def commits(
+        self,
+        first: int | None = None,
+        last: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Connection:
+        """The commits of the head the pull request has recorded that its base lacks, oldest
+        first (``last: 1`` is the head)."""
+        # One read of the head, as ``headRefOid`` is: the list follows a push as late.
+        self.ctx.read_head(self.repo, self.issue_record)
+        shas = self.ctx.sandbox.pull_commits(self.repo, self.issue_record)
+        views = [PullRequestCommitView(self.ctx, self.repo, self.issue_record, sha) for sha in shas]
+        return Connection("commits", views, first, last, after, before)
+
     def reviews(
         self,
         first: int | None = None,
@@ -937,6 +961,26 @@ class PullRequestReviewView(View):
     def commit(self) -> CommitView | None:
         found = self.repo.git.object_type(self.review.commit_id) == "commit"
         return CommitView(self.ctx, self.repo, self.review.commit_id) if found else None
+
+    @property
+    def pull_request(self) -> PullRequestView:
+        return PullRequestView(self.ctx, self.repo, self.issue_record)
+
+    @property
+    def author_can_push_to_repository(self) -> bool:
+        # Decided at the time of the read: a reviewer who lost write access no longer can.
+        return self.ctx.sandbox.can_write(self.repo, self.review.user)
+
+
+class PullRequestCommitView(View):
+    typename = "PullRequestCommit"
+
+    def __init__(self, ctx: Context, repo: Repo, issue: Issue, oid: str) -> None:
+        super().__init__(ctx, repo)
+        self.issue_record = issue
+        self.id = node_id("PURC", repo.id, issue.number, oid)
+        self.url = ctx.shapes.html(repo, f"/pull/{issue.number}/commits/{oid}")
+        self.commit = CommitView(ctx, repo, oid)
 
     @property
     def pull_request(self) -> PullRequestView:
@@ -1024,6 +1068,11 @@ def resolve_node(ctx: Context, value: str) -> Any:
         if kind == "PRR":
             repo, issue, review = sandbox.review_by_id(int(parts[0]))
             return PullRequestReviewView(ctx, repo, issue, review)
+        if kind == "PURC":
+            repo = sandbox.repo_by_id(int(parts[0]))
+            issue = sandbox.pull(repo, int(parts[1]))
+            if repo.git.object_type(parts[2]) == "commit":
+                return PullRequestCommitView(ctx, repo, issue, parts[2])
         if kind == "LA":
             repo, label = sandbox.label_by_id(int(parts[0]))
             return LabelView(ctx, repo, label)

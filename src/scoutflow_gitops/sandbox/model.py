@@ -256,6 +256,32 @@ class Issue:
     comments: list[Comment] = field(default_factory=list)
     reactions: list[Reaction] = field(default_factory=list)
     pull: Pull | None = None
+    # Who last changed the body after it was created, and when (GraphQL ``editor`` and
+    # ``lastEditedAt``); None while the body is as it was opened.
+    editor: User | None = None
+    last_edited_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CommitStatus:
+    """One commit status as posted (``POST /repos/{o}/{r}/statuses/{sha}``); a later status of
+    the same context replaces it for branch protection and the combined status, but all stay
+    listed."""
+
+    id: int
+    sha: str
+    # error, failure, pending or success.
+    state: str
+    context: str
+    description: str | None
+    target_url: str | None
+    creator: User
+    created_at: datetime
+
+    @property
+    def context_key(self) -> str:
+        # GitHub documents the context as case-insensitive.
+        return self.context.lower()
 
 
 @dataclass(frozen=True)
@@ -308,6 +334,8 @@ class Repo:
     labels: dict[str, Label] = field(default_factory=dict)
     # Each commit's checks: context -> latest conclusion, or "pending" (set by the control API).
     checks: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Commit statuses in the order they were posted (REST ``/statuses``).
+    statuses: list[CommitStatus] = field(default_factory=list)
     protection: Protection = field(default_factory=Protection)
     workflows: dict[str, Workflow] = field(default_factory=dict)
     runs: list[WorkflowRun] = field(default_factory=list)

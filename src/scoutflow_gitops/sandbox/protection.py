@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 # Check conclusions that satisfy a required check (GitHub counts skipped and neutral as passed).
 PASSING = frozenset({"success", "neutral", "skipped"})
-FAILING = frozenset({"failure", "cancelled", "timed_out"})
+# Check conclusions and commit status states (``error``) that fail one.
+FAILING = frozenset({"failure", "cancelled", "timed_out", "error"})
+# The states a commit status may have (``POST /repos/{o}/{r}/statuses/{sha}``).
+STATUS_STATES = ("error", "failure", "pending", "success")
 # Where GitHub looks for CODEOWNERS on the base branch, in this order; the first found is used.
 CODEOWNERS_PATHS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
 
@@ -156,6 +159,25 @@ def review_decision(
     if any(state == CHANGES_REQUESTED for state in states.values()):
         return "CHANGES_REQUESTED"
     return "REVIEW_REQUIRED" if blockers else "APPROVED"
+
+
+def context_state(states: Sequence[str]) -> str | None:
+    """The state of one status check context from everything reported under its name (a check
+    run and a commit status may share it; GitHub then requires both): the first failing state,
+    else the first that has not passed, else a passing one. None: nothing was reported."""
+    failing = [state for state in states if state in FAILING]
+    waiting = [state for state in states if state not in PASSING]
+    return next(iter(failing or waiting or states), None)
+
+
+def combined_status(states: Sequence[str]) -> str:
+    """REST's combined status of a commit's latest statuses: ``failure`` if any is error or
+    failure, ``pending`` if there is none or one is pending, else ``success``."""
+    if any(state in ("error", "failure") for state in states):
+        return "failure"
+    if not states or any(state == "pending" for state in states):
+        return "pending"
+    return "success"
 
 
 def required_checks_text(required: Sequence[tuple[str, str | None]]) -> str:

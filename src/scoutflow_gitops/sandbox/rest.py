@@ -81,7 +81,8 @@ _JSON_TYPES: dict[type, str] = {
     dict: "an object",
 }
 Handler = Callable[[Call], Reply]
-_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
+# Method, pattern, handler, and how much of the template is literal text.
+_ROUTES: list[tuple[str, re.Pattern[str], Handler, int]] = []
 # Path parameters that may hold slashes (GitHub's own `{path}`, `{ref}`, `{basehead}`).
 _GREEDY = {"path", "ref", "basehead", "branch"}
 _NUMERIC = {"issue_number", "pull_number", "comment_id", "run_id"}
@@ -98,8 +99,10 @@ def route(method: str, template: str) -> Callable[[Handler], Handler]:
     # GitHub ignores a trailing slash.
     regex = re.compile("^" + re.sub(r"\{(\w+)\}", pattern, template) + "/?$")
 
+    literal = len(re.sub(r"\{\w+\}", "", template))
+
     def register(handler: Handler) -> Handler:
-        _ROUTES.append((method, regex, handler))
+        _ROUTES.append((method, regex, handler, literal))
         return handler
 
     return register
@@ -114,12 +117,18 @@ def dispatch(
     body: object,
     grant: Grant | None = None,
 ) -> Reply:
-    for route_method, regex, handler in _ROUTES:
-        match = regex.match(path)
-        if match and route_method == method:
-            params = {k: unquote(v) for k, v in match.groupdict().items()}
-            return handler(Call(sandbox, shapes, path, params, query, body, grant))
-    raise not_found()
+    # The most literal template wins: `/commits/{ref}/statuses` over `/commits/{ref}`, whose
+    # `{ref}` may hold slashes.
+    matches = [
+        (literal, match, handler)
+        for route_method, regex, handler, literal in _ROUTES
+        if route_method == method and (match := regex.match(path))
+    ]
+    if not matches:
+        raise not_found()
+    _, match, handler = max(matches, key=lambda found: found[0])
+    params = {k: unquote(v) for k, v in match.groupdict().items()}
+    return handler(Call(sandbox, shapes, path, params, query, body, grant))
 
 
 def _resource(path: str) -> str:
@@ -132,6 +141,7 @@ def _resource(path: str) -> str:
         ("/git/trees", "Tree"),
         ("/git/blobs", "Blob"),
         ("/git/commits", "Commit"),
+        ("/statuses/", "Status"),
     ):
         if marker in path:
             return name
@@ -862,4 +872,4 @@ def dispatch_workflow(call: Call) -> Reply:
 
 
 # Routes kept in their own modules register themselves on import.
-from scoutflow_gitops.sandbox import rest_reviews  # noqa: E402, F401
+from scoutflow_gitops.sandbox import rest_reviews, rest_statuses  # noqa: E402, F401

@@ -17,9 +17,12 @@ from scoutflow_gitops.sandbox.gitstore import CommitInfo, FileEntry, Signature, 
 from scoutflow_gitops.sandbox.model import (
     LEGACY_PERMISSION,
     REACTIONS,
+    UNKNOWN_MERGEABILITY,
     Comment,
+    CommitStatus,
     Issue,
     Label,
+    PullSnapshot,
     Reaction,
     Repo,
     Review,
@@ -377,14 +380,21 @@ class Shapes:
             "parent": None,
         }
 
-    def pull(self, repo: Repo, issue: Issue, *, full: bool = True) -> JSON:
+    def pull(self, repo: Repo, issue: Issue, *, full: bool = True, observe: bool = True) -> JSON:
+        """A pull request as REST shows it (``full=False``: as lists and webhooks do).
+        ``observe=False`` shows the head GitHub has recorded without reading it, for a webhook
+        payload, which no client asked for."""
         pull = issue.pull
         assert pull is not None
         n = issue.number
         api = self.api(repo, f"/pulls/{n}")
         issue_api = self.api(repo, f"/issues/{n}")
         # Every answer that shows a pull request is a read of it (its head, its mergeability).
-        seen = self.sandbox.observe_pull(repo, issue)
+        seen = (
+            self.sandbox.observe_pull(repo, issue)
+            if observe
+            else PullSnapshot(pull.head_sha, UNKNOWN_MERGEABILITY)
+        )
         head_sha = seen.head_sha
         base_sha = repo.git.ref(f"refs/heads/{pull.base_ref}") if issue.state == "open" else None
         links = {
@@ -494,6 +504,43 @@ class Shapes:
         if review.submitted_at is not None:
             body["submitted_at"] = iso(review.submitted_at)
         return body
+
+    def review_webhook(self, repo: Repo, issue: Issue, review: Review) -> JSON:
+        """A review as ``pull_request_review`` webhooks carry it: the state in lower case."""
+        body = self.review(repo, issue, review)
+        body["state"] = review.state.lower()
+        return body
+
+    def status(self, repo: Repo, status: CommitStatus, *, with_creator: bool = True) -> JSON:
+        """A commit status (``with_creator=False``: as the combined status lists it)."""
+        body: JSON = {
+            "url": self.api(repo, f"/statuses/{status.sha}"),
+            "avatar_url": self.user(status.creator)["avatar_url"],
+            "id": status.id,
+            "node_id": node_id("SC", status.id),
+            "state": status.state,
+            "description": status.description,
+            "target_url": status.target_url,
+            "context": status.context,
+            "created_at": iso(status.created_at),
+            "updated_at": iso(status.created_at),
+        }
+        if with_creator:
+            body["creator"] = self.user(status.creator)
+        return body
+
+    def combined_status(
+        self, repo: Repo, sha: str, state: str, statuses: list[CommitStatus], total: int
+    ) -> JSON:
+        return {
+            "state": state,
+            "statuses": [self.status(repo, s, with_creator=False) for s in statuses],
+            "sha": sha,
+            "total_count": total,
+            "repository": self.repo_minimal(repo),
+            "commit_url": self.api(repo, f"/commits/{sha}"),
+            "url": self.api(repo, f"/commits/{sha}/status"),
+        }
 
     def protection(self, repo: Repo) -> JSON:
         """The default branch's protection in the shape of ``PUT .../protection`` (the control

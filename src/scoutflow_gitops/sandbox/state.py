@@ -9,6 +9,7 @@ call each other.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -31,6 +32,7 @@ from scoutflow_gitops.sandbox.model import (
     AutoMerge,
     Clock,
     Comment,
+    CommitStatus,
     Dispatch,
     Issue,
     Job,
@@ -62,9 +64,11 @@ from scoutflow_gitops.sandbox.protection import (
     DRAFT_TEXT,
     OUT_OF_DATE_TEXT,
     PENDING,
+    STATUS_STATES,
     MergeFacts,
     Owner,
     OwnerRule,
+    context_state,
     merge_state,
     owners_of,
     parse_codeowners,
@@ -95,6 +99,10 @@ WRITE_ROLES = ("admin", "maintain", "write")
 NOT_MERGEABLE = "Pull Request is not mergeable"
 HEAD_MODIFIED = "Head branch was modified. Review and try the merge again."
 BASE_MODIFIED = "Base branch was modified. Review and try the merge again."
+# GitHub keeps at most this many statuses per commit and context ("POST .../statuses/{sha}").
+STATUS_LIMIT = 1000
+STATUS_DESCRIPTION_LIMIT = 140
+_FULL_SHA = re.compile(r"\A[0-9a-fA-F]{40}\Z")
 
 
 def validation_failed(
@@ -153,7 +161,11 @@ class Sandbox:
         raise not_found(f"Could not resolve to a User with the id {user_id}")
 
     def bot_signature(self) -> Signature:
-        return Signature(self.bot.login, self.bot.email, self.clock.now())
+        return self.signature(self.bot)
+
+    def signature(self, user: User) -> Signature:
+        """A git identity for ``user`` now: its noreply email links commits back to the account."""
+        return Signature(user.login, user.email, self.clock.now())
 
     def web_flow_signature(self) -> Signature:
         return Signature("GitHub", "noreply@github.com", self.clock.now())
@@ -525,8 +537,10 @@ class Sandbox:
     ) -> None:
         if title is not None:
             issue.title = title
-        if body is not None:
+        if body is not None and body != issue.body:
+            # GitHub records who edited the body last (GraphQL ``editor``, ``lastEditedAt``).
             issue.body = body
+            issue.editor, issue.last_edited_at = user, self.clock.now()
         if state == "closed" and issue.state == "open":
             self._close(issue, user)
         elif state == "open" and issue.state == "closed":
@@ -710,9 +724,15 @@ class Sandbox:
         self.update_issue(repo, issue, user, title=title, body=body, state=state)
 
     def pull_commits(self, repo: Repo, issue: Issue) -> list[str]:
-        """The pull request's commits, oldest first (base..head)."""
+        """The pull request's commits, oldest first (base..head). One merged with a merge
+        commit keeps those it had against the base it was merged into (squash and rebase copy
+        the commits, so the base never holds the originals)."""
         pull = _pull(issue)
         base = repo.git.ref(f"refs/heads/{pull.base_ref}") or pull.base_sha
+        if pull.merged and pull.merge_commit_sha:
+            parents = repo.git.commit_info(pull.merge_commit_sha).parents
+            if len(parents) == 2 and parents[1] == pull.head_sha:
+                base = parents[0]
         excluded = set(repo.git.ancestors(base))
         return [c for c in reversed(repo.git.ancestors(pull.head_sha)) if c not in excluded]
 
@@ -753,11 +773,22 @@ class Sandbox:
         protection = self._protection(repo, pull)
         required = self.required_checks(repo, pull)
         checks = repo.checks.get(pull.head_sha, {})
+        statuses = {s.context_key: s.state for s in self.latest_statuses(repo, pull.head_sha)}
+        required_keys = {context.lower() for context in required}
         reviews_required = protection is not None and protection.reviews_required
+
+        def reported(context: str) -> str | None:
+            # A check run and a commit status of a required name are both required.
+            found = (checks.get(context), statuses.get(context.lower()))
+            return context_state([state for state in found if state is not None])
+
         return MergeFacts(
             draft=pull.draft,
-            required=tuple((context, checks.get(context)) for context in required),
-            optional=tuple(state for context, state in checks.items() if context not in required),
+            required=tuple((context, reported(context)) for context in required),
+            optional=(
+                *(state for context, state in checks.items() if context not in required),
+                *(state for key, state in statuses.items() if key not in required_keys),
+            ),
             review_blockers=self._review_blockers(repo, issue) if reviews_required else (),
             behind=protection is not None
             and protection.strict
@@ -1012,13 +1043,86 @@ class Sandbox:
     def set_check(
         self, repo: Repo, sha: str, conclusion: str, context: str = REQUIRED_CHECK
     ) -> None:
-        """A check (commit status) ``context`` on a commit finished or is ``pending``."""
+        """A check run ``context`` on a commit finished or is ``pending`` (set by the control
+        API; commit statuses are ``create_status``)."""
         if conclusion not in CHECK_STATES:
             raise SandboxError(422, f"conclusion must be one of {', '.join(CHECK_STATES)}")
         if not context.strip():
             raise SandboxError(422, "context must not be empty")
         repo.checks.setdefault(sha, {})[context] = conclusion
         self._settle(repo)
+
+    # -- commit statuses -------------------------------------------------------------------
+
+    def create_status(
+        self,
+        repo: Repo,
+        sha: str,
+        state: str,
+        creator: User,
+        *,
+        context: str = "default",
+        description: str | None = None,
+        target_url: str | None = None,
+    ) -> CommitStatus:
+        """A commit status, refused as GitHub refuses it: an unknown state, a description over
+        140 characters, a ``sha`` that is not a full SHA, a commit the repository lacks, the
+        1001st status of one context (contexts compare case-insensitively)."""
+        if state not in STATUS_STATES:
+            raise validation_failed(
+                "Status", "state", "custom", "state is not included in the list"
+            )
+        if description is not None and len(description) > STATUS_DESCRIPTION_LIMIT:
+            raise validation_failed(
+                "Status",
+                "description",
+                "custom",
+                f"description is too long (maximum is {STATUS_DESCRIPTION_LIMIT} characters)",
+            )
+        if not _FULL_SHA.match(sha):
+            raise validation_failed("Status", "sha", "custom", "sha must be a 40 character SHA1")
+        sha = sha.lower()
+        if repo.git.object_type(sha) != "commit":
+            raise SandboxError(422, f"No commit found for SHA: {sha}")
+        key = context.lower()
+        if sum(1 for s in repo.statuses if s.sha == sha and s.context_key == key) >= STATUS_LIMIT:
+            raise validation_failed(
+                "Status",
+                code="custom",
+                message="This SHA and context has reached the maximum number of statuses.",
+            )
+        status = CommitStatus(
+            id=self.next_id("status"),
+            sha=sha,
+            state=state,
+            context=context,
+            description=description,
+            target_url=target_url,
+            creator=creator,
+            created_at=self.clock.now(),
+        )
+        repo.statuses.append(status)
+        self._settle(repo)
+        return status
+
+    def statuses_for(self, repo: Repo, sha: str) -> list[CommitStatus]:
+        """Every status of a commit, newest first (REST ``GET .../commits/{ref}/statuses``)."""
+        return [s for s in reversed(repo.statuses) if s.sha == sha]
+
+    def latest_statuses(self, repo: Repo, sha: str) -> list[CommitStatus]:
+        """The latest status of each context of a commit, oldest context first (the order of
+        the combined status in GitHub's recorded answer)."""
+        latest: dict[str, CommitStatus] = {}
+        for status in self.statuses_for(repo, sha):
+            latest.setdefault(status.context_key, status)
+        return sorted(latest.values(), key=lambda s: s.id)
+
+    def check_states(self, repo: Repo, sha: str) -> list[str]:
+        """What a commit's status checks say: its check runs and its latest statuses."""
+        return [
+            *repo.checks.get(sha, {}).values(),
+            *(status.state for status in self.latest_statuses(repo, sha)),
+        ]
 
     # -- branch protection, reviews ----------------------------------------------------------
 

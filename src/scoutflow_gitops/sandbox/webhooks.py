@@ -7,6 +7,7 @@ from scoutflow_gitops.sandbox.model import (
     Dispatch,
     Issue,
     Repo,
+    Review,
     User,
     WorkflowRun,
     node_id,
@@ -53,4 +54,17 @@ def workflow_dispatch(shapes: Shapes, repo: Repo, dispatch: Dispatch) -> JSON:
         "ref": dispatch.ref,
         "workflow": dispatch.run.workflow.path,
         **_envelope(shapes, repo, dispatch.run.actor),
+    }
+
+
+def pull_request_review(
+    shapes: Shapes, repo: Repo, issue: Issue, review: Review, action: str, sender: User
+) -> JSON:
+    """``action`` submitted or dismissed; the pull request as GitHub has recorded it (the
+    payload is not a client's read of it)."""
+    return {
+        "action": action,
+        "review": shapes.review_webhook(repo, issue, review),
+        "pull_request": shapes.pull(repo, issue, full=False, observe=False),
+        **_envelope(shapes, repo, sender),
     }

@@ -1,0 +1,267 @@
+"""Four eyes at merge, through the real ``scoutflow-gitops four-eyes`` against the simulator.
+
+The prod PR is opened the way production opens it: a release manager comments `/promote prod`
+and the bot's App opens the PR. The check then runs as `four-eyes.yml` runs it: a checkout of
+what would merge, the event payload GitHub wrote, and the GitOps repository's own workflow
+token (pull-requests: read, statuses: write). Each attack is someone trying to merge their
+own promotion: approving it themselves, rewriting who asked for it, or having an approval of
+an older head count for a newer one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scoutflow_gitops import cli
+from scoutflow_gitops.sandbox.control import issue_token, push_commit
+from scoutflow_gitops.sandbox.model import Repo
+from tests.e2e.harness import GITOPS, bump_pulls
+from tests.e2e.test_promote import advance, comment, deploy_to_stage
+from tests.sandbox.fixtures import LiveSandbox
+
+CONTEXT = "scoutflow-gitops/four-eyes"
+BOT = "scoutflow-gitops[bot]"
+
+
+def _write_tree(repo: Repo, commit: str, work: Path) -> None:
+    for path in list(work.rglob("*")):
+        if path.is_file() and ".git" not in path.parts:
+            path.unlink()
+    info = repo.git.commit_info(commit)
+    for path, entry in repo.git.flat_tree(info.tree).items():
+        target = work / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(repo.git.blob(entry.sha))
+
+
+def _git(work: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def checkout_of(live: LiveSandbox, number: int, work: Path, base: str | None = None) -> str:
+    """What the runner checks out for PR ``number``: its head's files on top of the base's
+    (main's head unless told); returns the base commit's local SHA, which the event names."""
+    repo = live.sandbox.repo(GITOPS)
+    with live.sandbox.lock:
+        base = base or live.sandbox.branch_head(repo, "main")
+        pull = live.sandbox.issue(repo, number).pull
+        assert pull is not None
+        head = repo.git.ref(f"refs/heads/{pull.head_ref}") or pull.head_sha
+    work.mkdir()
+    _git(work, "init", "-q", "-b", "main")
+    _write_tree(repo, base, work)
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "base")
+    local_base = _git(work, "rev-parse", "HEAD")
+    _write_tree(repo, head, work)
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "head")
+    return local_base
+
+
+def pull_request_event(live: LiveSandbox, number: int, base: str, action: str) -> dict[str, Any]:
+    """The pull_request payload's parts the check reads, from GitHub's REST shape of the PR."""
+    pull = live.as_user("omerbh7").get_repo(GITOPS).get_pull(number).raw_data
+    pull["base"]["sha"] = base  # the local checkout's base commit stands for main's
+    # GitHub sends the event once it has recorded the push: the payload names the new head,
+    # even while API reads of the PR may still show the old one.
+    pull["head"]["sha"] = head_of(live, number)
+    return {"action": action, "number": number, "pull_request": pull}
+
+
+def run_four_eyes(live: LiveSandbox, work: Path, event: dict[str, Any]) -> tuple[int, str]:
+    event_path = work.parent / f"event-{os.urandom(4).hex()}.json"
+    event_path.write_text(json.dumps(event), encoding="utf-8")
+    with live.sandbox.lock:
+        # What four-eyes.yml's job gets: this repository's token, no more than it asks for.
+        token = issue_token(
+            live.sandbox,
+            {
+                "kind": "workflow",
+                "repo": GITOPS,
+                "permissions": {
+                    "contents": "read",
+                    "pull_requests": "read",
+                    "statuses": "write",
+                },
+            },
+        )["token"]
+    env = {
+        "GITHUB_TOKEN": str(token),
+        "GITHUB_API_URL": live.url,
+        "GITHUB_SERVER_URL": live.url,
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_REPOSITORY": GITOPS,
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_EVENT_PATH": str(event_path),
+        "SCOUTFLOW_GITOPS_BOT_LOGIN": BOT,
+    }
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "SCOUTFLOW_GITOPS_")):
+            os.environ.pop(name)
+    os.environ.update(env)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(["four-eyes", "--repo", str(work)])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return code, out.getvalue() + err.getvalue()
+
+
+def latest_status(live: LiveSandbox, sha: str) -> dict[str, Any]:
+    combined = live.as_user("omerbh7").get_repo(GITOPS).get_commit(sha).get_combined_status()
+    found = [s for s in combined.statuses if s.context == CONTEXT]
+    assert len(found) == 1, f"{len(found)} {CONTEXT} statuses on {sha[:7]}"
+    (status,) = found
+    return {"state": status.state, "description": status.description, "url": status.target_url}
+
+
+def head_of(live: LiveSandbox, number: int) -> str:
+    """The tip of the PR's branch: what a push event and the runner's checkout name."""
+    repo = live.sandbox.repo(GITOPS)
+    with live.sandbox.lock:
+        pull = live.sandbox.issue(repo, number).pull
+        assert pull is not None
+        return repo.git.ref(f"refs/heads/{pull.head_ref}") or pull.head_sha
+
+
+def approve(live: LiveSandbox, login: str, number: int) -> None:
+    pull = live.as_user(login).get_repo(GITOPS).get_pull(number)
+    pull.create_review(event="APPROVE", body="Looks right.")
+
+
+@pytest.fixture
+def prod_pr(live_sandbox: LiveSandbox, tmp_path: Path) -> int:
+    """The bot's prod PR, asked for by release-manager after the soak."""
+    live = live_sandbox
+    deploy_to_stage(live, tmp_path)
+    advance(live, 60)
+    run, _ = comment(live, tmp_path, "release-manager", "/promote prod")
+    assert run.result == "opened", run.outputs
+    return int(run.outputs["pr_number"])
+
+
+def test_the_requesters_own_approval_never_lets_prod_merge(
+    live_sandbox: LiveSandbox, tmp_path: Path, prod_pr: int
+) -> None:
+    live = live_sandbox
+    work = tmp_path / "checkout"
+    base = checkout_of(live, prod_pr, work)
+    head = head_of(live, prod_pr)
+
+    code, text = run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "opened"))
+    assert code == 0, text
+    status = latest_status(live, head)
+    assert status["state"] == "failure"
+    assert status["description"] == (
+        f"prod: needs an approval of {head[:7]} from someone other than @release-manager"
+    )
+    assert status["url"].endswith(f"/{GITOPS}/actions/runs/4242")
+
+    approve(live, "release-manager", prod_pr)
+    code, text = run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "edited"))
+    assert latest_status(live, head)["state"] == "failure"
+    assert "@release-manager's approval does not count: they asked for it" in text
+
+    approve(live, "qa-reader", prod_pr)
+    run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "edited"))
+    assert latest_status(live, head)["state"] == "failure"
+
+    approve(live, "dev-writer", prod_pr)
+    code, text = run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "edited"))
+    assert code == 0, text
+    assert latest_status(live, head) == {
+        "state": "success",
+        "description": f"prod: approved by @dev-writer for {head[:7]}",
+        "url": f"{live.url}/{GITOPS}/actions/runs/4242",
+    }
+
+
+def test_rewriting_who_asked_for_it_voids_the_record(
+    live_sandbox: LiveSandbox, tmp_path: Path, prod_pr: int
+) -> None:
+    """The attack: release-manager edits the description so its plan marker names someone else,
+    then approves their own promotion. GitHub records who last edited the body."""
+    live = live_sandbox
+    work = tmp_path / "checkout"
+    base = checkout_of(live, prod_pr, work)
+    head = head_of(live, prod_pr)
+    pull = live.as_user("release-manager").get_repo(GITOPS).get_pull(prod_pr)
+    pull.edit(body=pull.body.replace('"requested_by": "release-manager"', '"requested_by": "x"'))
+    approve(live, "release-manager", prod_pr)
+
+    code, text = run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "edited"))
+
+    assert code == 0, text
+    status = latest_status(live, head)
+    assert status["state"] == "failure"
+    assert status["description"] == (
+        "prod: @release-manager edited the PR's description, which records who asked for it"
+    )
+
+
+def test_an_approval_of_an_older_head_counts_for_nothing(
+    live_sandbox: LiveSandbox, tmp_path: Path, prod_pr: int
+) -> None:
+    """The attack: dev-writer's approval stands, then a commit lands on the PR's branch."""
+    live = live_sandbox
+    approve(live, "dev-writer", prod_pr)
+    repo = live.sandbox.repo(GITOPS)
+    pull = live.sandbox.issue(repo, prod_pr).pull
+    assert pull is not None
+    push_commit(live.sandbox, GITOPS, {"NOTES.md": "later\n"}, branch=pull.head_ref)
+    advance(live, 1)
+    work = tmp_path / "checkout"
+    base = checkout_of(live, prod_pr, work)
+    head = head_of(live, prod_pr)
+
+    code, text = run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "synchronize"))
+
+    assert code == 0, text
+    assert latest_status(live, head)["state"] == "failure", text
+    assert "@dev-writer approved" in text and f"not the head {head[:7]}" in text
+
+
+def test_a_bump_of_dev_and_stage_passes_at_once_without_reading_the_pr(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    deploy_to_stage(live, tmp_path)
+    (bump,) = bump_pulls(live)
+    work = tmp_path / "checkout"
+    # The merged bump, judged as it was: main before it, and its head.
+    repo = live.sandbox.repo(GITOPS)
+    assert bump.pull is not None
+    before = len(live.sandbox.requests())
+    merged = live.sandbox.branch_head(repo, "main")
+    # The bump moved dev and stage: the first parent of its squash commit is what it started on.
+    base = checkout_of(live, bump.number, work, repo.git.commit_info(merged).parents[0])
+    assert _git(work, "diff", "--stat", "HEAD~1", "HEAD").count("values.yaml") == 2
+    event = pull_request_event(live, bump.number, base, "opened")
+    code, text = run_four_eyes(live, work, event)
+
+    assert code == 0, text
+    assert latest_status(live, head_of(live, bump.number)) == {
+        "state": "success",
+        "description": "no gated environment changes its image tag",
+        "url": f"{live.url}/{GITOPS}/actions/runs/4242",
+    }
+    graphql = [r for r in live.sandbox.requests()[before:] if r.path == "/graphql"]
+    assert graphql == [], "no PR facts are read when nothing gated moves"
