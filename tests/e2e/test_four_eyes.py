@@ -6,6 +6,13 @@ what would merge, the event payload GitHub wrote, and the GitOps repository's ow
 token (pull-requests: read, statuses: write). Each attack is someone trying to merge their
 own promotion: approving it themselves, rewriting who asked for it, or having an approval of
 an older head count for a newer one.
+
+Why a commit status and not the job's result: GitHub's combined status takes "the latest
+status for each context" (OpenAPI `repos/get-combined-status-for-ref`), while a passing job
+in a later run leaves an earlier run's failed job of the same name standing on the PR
+(duckduckgo/content-scope-scripts#2331 re-runs the failed `pull_request` job on approval for
+that reason). Why the event's head: a PR's `headRefOid` can lag a push (docs/sandbox-rules.md,
+heads that lag a read), and the runner checks out the commit the event names.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from github import GithubException
 
 from scoutflow_gitops import cli
 from scoutflow_gitops.sandbox.control import issue_token, push_commit
@@ -265,3 +273,34 @@ def test_a_bump_of_dev_and_stage_passes_at_once_without_reading_the_pr(
     }
     graphql = [r for r in live.sandbox.requests()[before:] if r.path == "/graphql"]
     assert graphql == [], "no PR facts are read when nothing gated moves"
+
+
+def test_as_a_required_status_it_holds_the_merge_until_a_second_person_approves(
+    live_sandbox: LiveSandbox, tmp_path: Path, prod_pr: int
+) -> None:
+    """Branch protection requires the context: a status of that context is a required check
+    ("Required status checks can be checks or statuses", docs.github.com/en/pull-requests/
+    collaborating-with-pull-requests/collaborating-on-repositories-with-code-quality-features/
+    troubleshooting-required-status-checks). The requester, an admin, cannot merge their own
+    promotion; once someone else approved the head, they can."""
+    live = live_sandbox
+    answer = live.control(
+        "POST",
+        f"/repos/{GITOPS}/protection",
+        {"required_status_checks": {"strict": False, "contexts": [CONTEXT]}},
+    )
+    assert answer.ok, answer.text
+    work = tmp_path / "checkout"
+    base = checkout_of(live, prod_pr, work)
+    approve(live, "release-manager", prod_pr)
+    run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "edited"))
+    pull = live.as_user("omerbh7").get_repo(GITOPS).get_pull(prod_pr)
+
+    with pytest.raises(GithubException) as refused:
+        pull.merge(merge_method="squash")
+    assert refused.value.status == 405
+    assert CONTEXT in str(refused.value.data)
+
+    approve(live, "dev-writer", prod_pr)
+    run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "edited"))
+    assert pull.merge(merge_method="squash").merged
