@@ -4,7 +4,7 @@ read again. Reads stop as soon as a decision is final (see ``bump`` and ``promot
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scoutflow_gitops import bump, commands, gates, messages, promote
 from scoutflow_gitops.apply import PullRequestPlan, Waiting, apply_plan, check_merge_method
@@ -13,6 +13,7 @@ from scoutflow_gitops.config import (
     PERMISSION_RANK,
     Gate,
     MergeMethod,
+    Permission,
     PipelineConfig,
     load_config,
 )
@@ -263,7 +264,8 @@ def run_command(
         return Outcome(result="noop", reason="replied with the list of commands", details=(text,))
 
     role = host.read_permission(settings.gitops_repository, request.user)
-    refusal = gates.permission_gate(request.user, role, _required_permission(config))
+    needed, doing = _permission_for(command, config)
+    refusal = gates.permission_gate(request.user, role, needed, doing)
     if refusal is not None:
         return _refused(command, refusal)
     if command.kind == "bump":
@@ -296,6 +298,7 @@ def _command_once(
     assert env is not None, "the command parser only names configured environments"
     target: promote.Target | None = None
     changelog: Comparison | None = None
+    ci_note: str | None = None
     if command.kind == "release" and env.name not in state.holds:
         return _refused(
             command, gates.Refusal("hold", f"{env.name} is not on hold", "nothing to release")
@@ -313,6 +316,11 @@ def _command_once(
         if isinstance(found, gates.Refusal):
             return _refused(command, found)
         target = found
+        if command.kind == "rollback":
+            chosen = _older_option(target, host, config.source.repository)
+            if isinstance(chosen, gates.Refusal):
+                return _refused(command, chosen)
+            target, changelog = chosen
         refusal = promote.evidence_gates(target, state.server_time)
         if refusal is not None:
             return _refused(command, refusal)
@@ -320,17 +328,17 @@ def _command_once(
             config.source.repository, target.candidate, branch=config.source.branch
         )
         verdict, _passed = bump.assess_runs(config, target.candidate, runs)
-        refusal = gates.ci_gate(target.candidate, verdict.reason if verdict else None)
-        if refusal is not None:
-            return _refused(command, refusal)
-        if target.current is not None:
-            # A promotion lists what it brings; a rollback lists what it takes back.
-            base, head = (
-                (target.current, target.candidate)
-                if command.kind == "promote"
-                else (target.candidate, target.current)
-            )
-            changelog = host.compare(config.source.repository, base, head)
+        failing = verdict.reason if verdict else None
+        if command.kind == "rollback":
+            # Shown, never required: the image ran in this environment before.
+            ci_note = failing
+        else:
+            refusal = gates.ci_gate(target.candidate, failing)
+            if refusal is not None:
+                return _refused(command, refusal)
+        if target.current is not None and command.kind == "promote":
+            # A promotion lists what it brings; a rollback (above) what it takes back.
+            changelog = host.compare(config.source.repository, target.current, target.candidate)
         if command.kind == "promote":
             relation = changelog.status if changelog else None
             refusal = gates.ahead_gate(target.candidate, target.current, relation, env.name)
@@ -346,6 +354,7 @@ def _command_once(
         changelog=changelog,
         request=request,
         server_url=settings.server_url,
+        ci_note=ci_note,
     )
     return _carry_out(
         plan,
@@ -430,6 +439,51 @@ class _Conversation:
         self.reply(body)
         self.react("confused")
         return Outcome(result="refused", reason=reason)
+
+
+# Options compared at most for one rollback: each costs a request, and the first older tag is
+# almost always the one before what runs.
+ROLLBACK_COMPARES = 10
+
+
+def _older_option(
+    target: promote.Target, host: GitHost, source: str
+) -> tuple[promote.Target, Comparison | None] | gates.Refusal:
+    """The first tag the environment ran before that is older than what runs, comparing one
+    option at a time (the comparison is also the rollback's list of what it takes back)."""
+    if target.current is None:
+        return target, None
+    relations: list[Relation | None] = []
+    comparisons: list[Comparison | None] = []
+    for option in target.options[:ROLLBACK_COMPARES]:
+        comparison = host.compare(source, option, target.current)
+        comparisons.append(comparison)
+        relations.append(comparison.status if comparison else None)
+        chosen = promote.choose_rollback(target, relations)
+        if isinstance(chosen, promote.Target):
+            return chosen, comparisons[-1]
+        if chosen is not None:
+            return chosen
+    limited = promote.choose_rollback(
+        replace(target, options=target.options[: len(relations)]), relations
+    )
+    assert limited is not None and not isinstance(limited, promote.Target)
+    return limited
+
+
+def _permission_for(command: Command, config: PipelineConfig) -> tuple[Permission, str]:
+    """What role a command needs, and the words for it: a gated environment's own setting
+    for promoting and for rolling back; the strictest gate's for everything else."""
+    env = config.environment(command.environment or "")
+    if env is not None and env.gate is not None and command.kind == "promote":
+        return env.gate.permission, f"promoting to {env.name}"
+    if env is not None and env.gate is not None and command.kind == "rollback":
+        return env.gate.rollback_permission, f"rolling {env.name} back"
+    doing = {"rollback": "rolling back", "release": "releasing a hold", "bump": "a manual bump"}
+    words = doing.get(command.kind, command.kind)
+    if env is not None:
+        words += f" {env.name}" if command.kind != "release" else f" on {env.name}"
+    return _required_permission(config).permission, words
 
 
 def _required_permission(config: PipelineConfig) -> Gate:

@@ -100,6 +100,8 @@ class Gate:
     reviewers: tuple[str, ...]
     team_reviewers: tuple[str, ...]
     labels: tuple[str, ...]
+    # Who may roll this environment back: in an incident, not necessarily who may promote.
+    rollback_permission: Permission = "maintain"
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,7 @@ def _environment(item: Mapping[str, Any]) -> Environment:
             reviewers=tuple(str(r) for r in gate.get("reviewers", ())),
             team_reviewers=tuple(str(t) for t in gate.get("team_reviewers", ())),
             labels=tuple(str(label) for label in gate.get("labels", ())),
+            rollback_permission=gate.get("rollback_permission", "maintain"),
         ),
     )
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from scoutflow_gitops.config import PERMISSION_RANK, Gate
+from scoutflow_gitops.config import PERMISSION_RANK, Permission
 from scoutflow_gitops.model import Relation
 
 
@@ -57,20 +57,36 @@ def timeline(
     return tuple(periods)
 
 
-def permission_gate(user: str, role: str | None, gate: Gate) -> Refusal | None:
+def permission_gate(
+    user: str, role: str | None, needed: Permission, doing: str = "promoting"
+) -> Refusal | None:
+    """``doing`` names what is asked ("promoting", "rolling back stage") in the refusal."""
     if role is None:
         return Refusal(
             "permission",
             f"@{user}'s permission on this repository could not be read",
             "try again; if it persists, check the bot's access to collaborator permissions",
         )
-    if PERMISSION_RANK.get(role, 0) < PERMISSION_RANK[gate.permission]:
+    if PERMISSION_RANK.get(role, 0) < PERMISSION_RANK[needed]:
         return Refusal(
             "permission",
-            f"@{user} has the {role} role here; promoting needs {gate.permission} or higher",
-            f"ask someone with the {gate.permission} role (e.g. a release owner) to comment",
+            f"@{user} has the {role} role here; {doing} needs {needed} or higher",
+            f"ask someone with the {needed} role (e.g. a release owner) to comment",
         )
     return None
+
+
+def rollback_gate(
+    candidate: str, current: str | None, relation: Relation | None, env: str
+) -> Refusal | None:
+    """A rollback only goes back: to a commit the one running is ``ahead`` of."""
+    if current is None or relation == "ahead":
+        return None
+    return Refusal(
+        "history",
+        f"{candidate[:7]} is not older than {current[:7]}, which {env} runs",
+        f"a rollback only goes back; to move {env} forward, let CI or `/promote` do it",
+    )
 
 
 def differs_gate(candidate: str, current: str | None, env: str) -> Refusal | None:

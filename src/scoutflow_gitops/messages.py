@@ -239,6 +239,8 @@ class CommandContext:
     diff: str
     holds: bool
     application: str | None
+    # A rollback's CI, shown and never required: why the target is not all green, if it is not.
+    ci_note: str | None = None
 
 
 def command_title(context: CommandContext) -> str:
@@ -305,6 +307,13 @@ def command_body(context: CommandContext) -> str:
         parts += [f"### {title}", ""]
         parts += _changelog(context.changelog, context.changelog_limit)
         parts.append("")
+    if context.kind == "rollback" and context.candidate:
+        ci = inline(context.ci_note) if context.ci_note else "every required workflow passed"
+        parts += [
+            f"CI of `{context.candidate[:7]}`: {ci} (shown only: a rollback returns to an image "
+            f"{context.env} ran before).",
+            "",
+        ]
     parts += ["### Diff", "", "```diff", context.diff.rstrip("\n"), "```", ""]
     if context.holds:
         parts += [

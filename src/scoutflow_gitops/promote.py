@@ -7,7 +7,7 @@ The shell (``bot.handle_command``) reads in stages and calls these in order:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from scoutflow_gitops import gates, messages, yamledit
@@ -21,7 +21,14 @@ from scoutflow_gitops.config import (
     PipelineConfig,
 )
 from scoutflow_gitops.errors import UserError
-from scoutflow_gitops.model import Comparison, FileChange, FileVersion, GitopsState, PullRequest
+from scoutflow_gitops.model import (
+    Comparison,
+    FileChange,
+    FileVersion,
+    GitopsState,
+    PullRequest,
+    Relation,
+)
 
 # How many changes of a values file the histories reach back; older tags cannot be targeted.
 HISTORY_DEPTH = 100
@@ -35,6 +42,9 @@ class Target:
     current: str | None
     candidate: str
     source_periods: tuple[gates.TagPeriod, ...]
+    # A rollback's choices, newest first: the tags the environment ran before, of which the
+    # first older than ``current`` is taken (``choose_rollback``); ``candidate`` is the first.
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,9 @@ def target(
                 f"wait until {env.gate.promoted_from} runs a commit",
             )
     else:
-        earlier = [period.tag for period in own if period.tag != current]
+        # Newest first, each tag once: a tag the environment returned to counts where it last
+        # ran, so one rolled back from (ahead of what runs) is passed over by the order check.
+        earlier = tuple(dict.fromkeys(period.tag for period in own if period.tag != current))
         if command.sha is None:
             if not earlier:
                 return gates.Refusal(
@@ -118,8 +130,11 @@ def target(
                     f"{env.name} has run no other image in its last {HISTORY_DEPTH} changes",
                     f"name the SHA: `/rollback {env.name} <sha>`",
                 )
-            candidate = earlier[0]
+            options = earlier
         elif command.sha not in earlier:
+            same = gates.differs_gate(command.sha, current, env.name)
+            if same is not None:
+                return same
             return gates.Refusal(
                 "history",
                 f"{env.name} has never run {command.sha[:7]} (in its last {HISTORY_DEPTH} changes)",
@@ -127,17 +142,43 @@ def target(
                 "previous one",
             )
         else:
-            candidate = command.sha
+            options = (command.sha,)
+        return Target(env, current, options[0], source_periods, options)
     refusal = gates.differs_gate(candidate, current, env.name)
     if refusal is not None:
         return refusal
     return Target(env, current, candidate, source_periods)
 
 
+def choose_rollback(
+    target_: Target, relations: Sequence[Relation | None]
+) -> Target | gates.Refusal | None:
+    """Pure: the first of ``target_.options`` older than what runs, given the relation of what
+    runs to each option read so far, in order (``ahead``: what runs is newer, so the option is
+    older). ``None``: read the next option's relation and ask again."""
+    for option, relation in zip(target_.options, relations, strict=False):
+        if gates.rollback_gate(option, target_.current, relation, target_.env.name) is None:
+            return replace(target_, candidate=option)
+    if len(relations) < len(target_.options):
+        return None
+    env = target_.env.name
+    if len(target_.options) == 1:
+        refusal = gates.rollback_gate(target_.options[0], target_.current, relations[0], env)
+        assert refusal is not None
+        return refusal
+    return gates.Refusal(
+        "history",
+        f"{env} has run no image older than {(target_.current or '')[:7]} in its last "
+        f"{HISTORY_DEPTH} changes",
+        f"name the SHA: `/rollback {env} <sha>`",
+    )
+
+
 def evidence_gates(target_: Target, now: datetime) -> gates.Refusal | None:
-    """The promoted-from and soak gates, for a gated environment."""
+    """The promoted-from and soak gates, for a promotion of a gated environment. A rollback
+    needs none: it returns to an image the environment itself ran, in an incident."""
     gate = target_.env.gate
-    if gate is None:
+    if gate is None or target_.options:
         return None
     return gates.stage_gate(
         target_.candidate, gate.promoted_from, target_.source_periods
@@ -156,7 +197,9 @@ def plan_command(
     changelog: Comparison | None,
     request: Request,
     server_url: str,
+    ci_note: str | None,
 ) -> CommandPlan:
+    """``ci_note``: why a rollback's target is not all green (``None``: it is); shown only."""
     env = _env(config, command.environment)
     branch = f"{BOT_BRANCH_PREFIX}{command.kind}-{env.name}"
     hold_path = f"{HOLDS_DIR}/{env.name}.yml"
@@ -200,6 +243,7 @@ def plan_command(
         diff=diff,
         holds=env.follows_ci and command.kind == "rollback",
         application=env.argocd_app if env.gate else None,
+        ci_note=ci_note,
     )
     existing = state.branch(branch)
     title = messages.command_title(context)

@@ -74,7 +74,7 @@ def test_a_reader_may_not_promote_and_is_told_why_once(
     assert (run.result, run.exit_code) == ("refused", 0)
     assert "permission gate" in run.outputs["reason"]
     (reply,) = bot_replies(issue)
-    assert "@qa-reader has the read role here; promoting needs maintain" in reply
+    assert "@qa-reader has the read role here; promoting to prod needs maintain" in reply
     assert reactions(issue) == ["eyes", "confused"]
     assert [r["path"] for r in run.writes] == [
         f"/repos/{GITOPS}/issues/comments/{issue.comments[0].id}/reactions",

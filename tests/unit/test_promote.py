@@ -103,6 +103,7 @@ def test_the_prod_pr_body_matches_golden_and_is_never_merged() -> None:
         changelog=_changelog(),
         request=REQUEST,
         server_url="https://github.com",
+        ci_note=None,
     )
     assert plan.merge == "none" and plan.branch == "scoutflow-gitops/promote-prod"
     assert [c.path for c in plan.changes] == [PROD]
@@ -123,6 +124,7 @@ def test_a_stage_rollback_adds_the_hold_marker_in_the_same_commit() -> None:
         changelog=None,
         request=REQUEST,
         server_url="https://github.com",
+        ci_note=None,
     )
     assert [c.path for c in plan.changes] == [STAGE, ".github/holds/stage.yml"]
     assert plan.merge == "auto"
@@ -140,7 +142,68 @@ def test_release_deletes_the_hold_marker() -> None:
         changelog=None,
         request=REQUEST,
         server_url="https://github.com",
+        ci_note=None,
     )
     assert [(c.path, c.contents) for c in plan.changes] == [(".github/holds/stage.yml", None)]
     assert "-environment: stage" in plan.diff
     assert plan.title == "Release the hold on stage"
+
+
+D, E, F = "d" * 40, "e" * 40, "f" * 40
+
+
+def _dev_history(*tags: str) -> dict[str, tuple[FileVersion, ...]]:
+    """dev's values file history, newest first, one change per tag."""
+    dev = "environments/dev/values.yaml"
+    return {dev: tuple(version(dev, tag, 100 - i) for i, tag in enumerate(tags))}
+
+
+def test_a_second_rollback_is_offered_what_ran_before_newest_first_each_tag_once() -> None:
+    """D -> E -> F, rolled back to E: the options are F (rolled back from) and D."""
+    dev = "environments/dev/values.yaml"
+    histories = _dev_history(E, F, E, D)
+    found = promote.target(
+        Command("rollback", "dev"), CONFIG, {dev: histories[dev][0].text}, histories
+    )
+    assert isinstance(found, promote.Target)
+    assert (found.current, found.options) == (E, (F, D))
+
+
+def test_choose_rollback_takes_an_option_what_runs_is_ahead_of() -> None:
+    found = promote.Target(CONFIG.environments[0], E, D, (), (D,))
+    picked = promote.choose_rollback(found, ["ahead"])
+    assert isinstance(picked, promote.Target) and picked.candidate == D
+
+
+def test_choose_rollback_passes_over_newer_options_and_asks_for_the_next() -> None:
+    found = promote.Target(CONFIG.environments[0], E, F, (), (F, D))
+    assert promote.choose_rollback(found, []) is None
+    # What runs (E) is behind F: F is newer, passed over; D's relation is still unread.
+    assert promote.choose_rollback(found, ["behind"]) is None
+    picked = promote.choose_rollback(found, ["behind", "ahead"])
+    assert isinstance(picked, promote.Target) and picked.candidate == D
+
+
+@pytest.mark.parametrize(
+    ("options", "relations", "words"),
+    [
+        ((F,), ["behind"], f"{F[:7]} is not older than {E[:7]}, which dev runs"),
+        ((F,), [None], f"{F[:7]} is not older than {E[:7]}"),
+        ((F, D), ["behind", "diverged"], f"dev has run no image older than {E[:7]}"),
+    ],
+    ids=["named-newer", "named-unknown", "none-older"],
+)
+def test_a_rollback_with_nothing_older_is_refused(
+    options: tuple[str, ...], relations: list[str | None], words: str
+) -> None:
+    found = promote.Target(CONFIG.environments[0], E, options[0], (), options)
+    refusal = promote.choose_rollback(found, relations)  # type: ignore[arg-type]
+    assert isinstance(refusal, gates.Refusal)
+    assert refusal.gate == "history" and words in refusal.reason
+
+
+def test_a_rollback_of_a_gated_environment_needs_no_stage_evidence() -> None:
+    prod = CONFIG.environment("prod")
+    assert prod is not None
+    found = promote.Target(prod, NEW, OLD, (), (OLD,))
+    assert promote.evidence_gates(found, T0) is None

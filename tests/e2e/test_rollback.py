@@ -1,0 +1,89 @@
+"""Rollbacks only go back, and an incident can always roll prod back: the real entrypoint.
+
+Each test is an attack or an incident found against the earlier bot, replayed through
+`/rollback` comments against the simulator:
+- D -> E -> F on dev; `/rollback dev` goes to E; a second `/rollback dev` went *forward* to F,
+  the image just rolled back from, because the bot took the most recent different tag.
+- `/rollback dev <sha>` accepted a commit newer than what runs, as long as dev once ran it.
+- `/rollback prod` was refused by the promoted-from and soak gates when prod's previous image
+  had been short-lived on stage: the gates that keep untested code out kept a known-good
+  image out during an incident.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scoutflow_gitops.sandbox.control import push_commit
+from tests.e2e.harness import APP, GITOPS, bump_pulls, tag_on_main
+from tests.e2e.test_promote import advance, bot_replies, comment, deploy_to_stage
+from tests.sandbox.fixtures import LiveSandbox
+
+
+def test_a_second_rollback_goes_further_back_never_forward(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    d = tag_on_main(live, "dev")
+    e = deploy_to_stage(live, tmp_path, "Add shot charts")
+    f = deploy_to_stage(live, tmp_path, "Add box scores")
+    assert tag_on_main(live, "dev") == f
+
+    first, _ = comment(live, tmp_path, "release-manager", "/rollback dev")
+    assert first.result == "merged", first.outputs["reason"]
+    assert tag_on_main(live, "dev") == e
+
+    second, issue = comment(live, tmp_path, "release-manager", "/rollback dev")
+    assert second.result == "merged", second.outputs["reason"]
+    assert tag_on_main(live, "dev") == d, (
+        "the second rollback went forward to the image rolled back from"
+    )
+
+    forward, issue = comment(live, tmp_path, "release-manager", f"/rollback dev {f}")
+    assert forward.result == "refused"
+    assert f"{f[:7]} is not older than {d[:7]}" in bot_replies(issue)[0]
+    assert tag_on_main(live, "dev") == d
+
+
+def test_a_rollback_to_a_named_newer_commit_dev_once_ran_is_refused(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    e = deploy_to_stage(live, tmp_path, "Add shot charts")
+    f = deploy_to_stage(live, tmp_path, "Add box scores")
+    back, _ = comment(live, tmp_path, "release-manager", f"/rollback stage {e}")
+    assert back.result == "merged", back.outputs["reason"]
+
+    run, issue = comment(live, tmp_path, "release-manager", f"/rollback stage {f}")
+
+    assert run.result == "refused"
+    assert "history gate" in run.outputs["reason"]
+    assert f"{f[:7]} is not older than {e[:7]}" in bot_replies(issue)[0]
+
+
+def test_prod_rolls_back_in_an_incident_whatever_stage_did_with_the_old_image(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """Prod ran D, which stage ran only briefly (E replaced it within minutes); E soaked and
+    reached prod; E misbehaves. Rolling back to D needs the rollback permission and D in prod's
+    own history, nothing about stage."""
+    live = live_sandbox
+    d = tag_on_main(live, "prod")
+    e = deploy_to_stage(live, tmp_path, "Add shot charts")
+    advance(live, 40)
+    promotion, _ = comment(live, tmp_path, "release-manager", "/promote prod")
+    assert promotion.result == "opened", promotion.outputs["reason"]
+    pull = live.as_user("omerbh7").get_repo(GITOPS).get_pull(int(promotion.outputs["pr_number"]))
+    assert pull.merge(merge_method="squash").merged
+    assert tag_on_main(live, "prod") == e
+    # Stage moves on to a commit whose CI then fails: nothing about stage may matter below.
+    later = push_commit(live.sandbox, APP, {"services/x.py": "X = 1\n"}, message="Later")
+    assert later
+
+    run, issue = comment(live, tmp_path, "release-manager", "/rollback prod")
+
+    assert run.result == "opened", run.outputs["reason"]
+    rollback = bump_pulls(live)[-1]
+    assert rollback.title == f"Roll back prod to {d[:7]}"
+    assert f"+  imageTag: {d}" in rollback.body
+    assert not bot_replies(issue)[0].startswith("`/rollback prod` was refused")
