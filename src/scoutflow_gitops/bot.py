@@ -3,6 +3,7 @@ read again. Reads stop as soon as a decision is final (see ``bump`` and ``promot
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -193,7 +194,13 @@ def handle_comment(event: CommentEvent, host: GitHost, settings: Settings) -> Ou
     if command is None:
         return _skipped("the comment holds no command")
     request = promote.Request(event.sender, event.comment_url, "comment")
-    outcome = run_command(command, request, host, settings, state, config)
+    try:
+        outcome = run_command(command, request, host, settings, state, config)
+    except UserError as exc:
+        # The job fails with its error annotation; the person who asked, who sees only the
+        # comment, gets one reply and a 😕 instead of a 👀 that never changes.
+        talk.fail(messages.error_reply(exc.message, exc.hint))
+        raise
     if outcome.result == "refused":
         return talk.refuse(
             outcome.details[0] if outcome.details else outcome.reason, outcome.reason
@@ -439,6 +446,13 @@ class _Conversation:
         self.reply(body)
         self.react("confused")
         return Outcome(result="refused", reason=reason)
+
+    def fail(self, body: str) -> None:
+        """Best effort while an error is on its way out: GitHub may be what failed, and the
+        error the job reports is the one that matters."""
+        with contextlib.suppress(UserError):
+            self.reply(body)
+            self.react("confused")
 
 
 # Options compared at most for one rollback: each costs a request, and the first older tag is

@@ -266,7 +266,10 @@ def plan_command(
         commit_body=messages.command_commit_body(context),
         merge=merge,
         labels=labels,
-        reviewers=env.gate.reviewers if env.gate else (),
+        # Never the requester: asking to review one's own promotion invites a self-approval.
+        reviewers=tuple(
+            r for r in (env.gate.reviewers if env.gate else ()) if r.lower() != request.user.lower()
+        ),
         team_reviewers=env.gate.team_reviewers if env.gate else (),
     )
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from scoutflow_gitops.sandbox.control import post_comment
+from scoutflow_gitops.sandbox.faults import Fault, add_fault
 from tests.e2e.harness import (
     CI,
     GITOPS,
@@ -112,7 +113,8 @@ def test_after_the_soak_a_gated_prod_pr_opens_and_is_never_merged(
     assert promote_pr.pull.auto_merge is None
     assert promote_pr.pull.head_ref == "scoutflow-gitops/promote-prod"
     assert {label.name for label in promote_pr.labels} == {"promotion", "env:prod"}
-    assert [user.login for user in promote_pr.pull.requested_reviewers] == ["release-manager"]
+    # The configured reviewer asked for it, so nobody is asked: never one's own reviewer.
+    assert promote_pr.pull.requested_reviewers == []
     body = promote_pr.body
     assert "@release-manager asked for this" in body
     assert "reached stage" in body and "ran there for 31 min" in body
@@ -288,3 +290,32 @@ def test_a_manual_bump_deploys_a_green_commit_reading_the_state_once(
         r for r in run.requests if "GitopsState" in str((r.get("body") or {}).get("query", ""))
     ]
     assert len(state_reads) == 1
+
+
+def test_the_requester_is_never_asked_to_review_their_own_promotion(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    deploy_to_stage(live, tmp_path)
+    advance(live, 31)
+    run, _ = comment(live, tmp_path, "omerbh7", "/promote prod")
+    assert run.result == "opened", run.outputs["reason"]
+    promote_pr = bump_pulls(live)[-1]
+    assert [user.login for user in promote_pr.pull.requested_reviewers] == ["release-manager"]
+
+
+def test_an_error_after_the_eyes_is_one_reply_and_a_confused_face(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """GitHub keeps failing the write: the job fails with its annotation, and the person who
+    asked, who sees only their comment, is told once instead of left with 👀."""
+    live = live_sandbox
+    deploy_to_stage(live, tmp_path)
+    add_fault(live.sandbox, Fault("^/graphql$", graphql_operation="Publish", status=500))
+
+    run, issue = comment(live, tmp_path, "release-manager", "/rollback stage")
+
+    assert run.exit_code == 1
+    (reply,) = bot_replies(issue)
+    assert reply.startswith("I could not act on that command: ")
+    assert reactions(issue) == ["eyes", "confused"]
