@@ -81,7 +81,7 @@ def _the_promotion_chapter(text: str, deployed: str, new: str) -> None:
     # The production PR: opened, never merged, gated, one line of prod's file.
     pr = re.search(
         rf'^ +PR #(\d+) "Promote {new} to prod": open, not merged\n'
-        r" +labels promotion, env:prod; review requested from release-manager\n"
+        r" +labels promotion, env:prod; review requested from \(nobody\)\n"
         r" +--- a/environments/prod/values\.yaml\n"
         r" +\+\+\+ b/environments/prod/values\.yaml\n"
         r" +@@ .* @@\n"
@@ -110,7 +110,7 @@ def _the_promotion_chapter(text: str, deployed: str, new: str) -> None:
     # Where things end: dev and stage on the fix, prod where it was with its PR still open.
     rows = dict(re.findall(r"^ +(dev|stage|prod) +([0-9a-f]{7}) ", text, re.M))
     assert rows == {"dev": fix[1], "stage": fix[1], "prod": deployed}
-    assert re.search(rf'^ +open: PR #{pr[1]} "Promote {new} to prod", review requested', text, re.M)
+    assert re.search(rf'^ +open: PR #{pr[1]} "Promote {new} to prod"$', text, re.M)
     assert re.search(r"^ +on hold: none$", text, re.M)
     assert re.search(
         r"^The bot ran 16 jobs \(11 for CI runs, 5 for comments\) and made \d+ API requests",

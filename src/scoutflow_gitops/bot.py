@@ -343,6 +343,16 @@ def _command_once(
             refusal = gates.ci_gate(target.candidate, failing)
             if refusal is not None:
                 return _refused(command, refusal)
+        if command.kind == "promote":
+            # Stage's tag was on the branch when CI deployed it; a force-push may have taken it
+            # off since. One compare with the branch head tells.
+            source = config.source
+            held = host.compare(source.repository, target.candidate, source.branch)
+            refusal = gates.on_branch_gate(
+                target.candidate, held.status if held else None, source.repository, source.branch
+            )
+            if refusal is not None:
+                return _refused(command, refusal)
         if target.current is not None and command.kind == "promote":
             # A promotion lists what it brings; a rollback (above) what it takes back.
             changelog = host.compare(config.source.repository, target.current, target.candidate)

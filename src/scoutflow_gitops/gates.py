@@ -76,6 +76,20 @@ def permission_gate(
     return None
 
 
+def on_branch_gate(
+    candidate: str, relation: Relation | None, repository: str, branch: str
+) -> Refusal | None:
+    """The candidate must be on the source branch now: its head is ``ahead`` of it or is it. A
+    commit force-pushed off the branch after its CI ran is not."""
+    if relation in ("ahead", "identical"):
+        return None
+    return Refusal(
+        "on-branch",
+        f"{candidate[:7]} is not on {repository}'s {branch} (any more)",
+        f"promote only commits of {branch}; merge the change there and let it reach stage",
+    )
+
+
 def rollback_gate(
     candidate: str, current: str | None, relation: Relation | None, env: str
 ) -> Refusal | None:

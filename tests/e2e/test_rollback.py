@@ -87,3 +87,29 @@ def test_prod_rolls_back_in_an_incident_whatever_stage_did_with_the_old_image(
     assert rollback.title == f"Roll back prod to {d[:7]}"
     assert f"+  imageTag: {d}" in rollback.body
     assert not bot_replies(issue)[0].startswith("`/rollback prod` was refused")
+
+
+def test_a_commit_force_pushed_off_main_after_stage_ran_it_is_never_promoted(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """The attack: a commit reaches main, CI deploys it to stage, then main is force-pushed
+    back to its parent and rebuilt without it. Stage still names it and has soaked it; what
+    prod would get is code that is on no branch anyone reviews (GitHub keeps the commit
+    reachable by SHA after a force-push: docs.github.com/en/pull-requests/committing-changes-
+    to-your-project/creating-and-editing-commits/about-commits, "commits that are not on any
+    branch")."""
+    live = live_sandbox
+    gone = deploy_to_stage(live, tmp_path, "Add shot charts")
+    with live.sandbox.lock:
+        app = live.sandbox.repo(APP)
+        parent = app.git.commit_info(gone).parents[0]
+        app.git.set_ref("refs/heads/main", parent)
+    push_commit(live.sandbox, APP, {"services/y.py": "Y = 2\n"}, message="Rebuilt main")
+    advance(live, 40)
+
+    run, issue = comment(live, tmp_path, "release-manager", "/promote prod")
+
+    assert run.result == "refused"
+    assert "on-branch gate" in run.outputs["reason"]
+    assert f"{gone[:7]} is not on {APP}'s main (any more)" in bot_replies(issue)[0]
+    assert not [pr for pr in bump_pulls(live) if pr.title.startswith("Promote")]
