@@ -29,7 +29,13 @@ from scoutflow_gitops.bot import (
 from scoutflow_gitops.bump import prescreen
 from scoutflow_gitops.config import DEFAULT_CONFIG_PATH
 from scoutflow_gitops.errors import UserError
-from scoutflow_gitops.events import CommentEvent, WorkflowRunEvent, load_payload, parse_event
+from scoutflow_gitops.events import (
+    CommentEvent,
+    DispatchEvent,
+    WorkflowRunEvent,
+    load_payload,
+    parse_event,
+)
 from scoutflow_gitops.model import Outcome
 from scoutflow_gitops.port import ConflictError
 from scoutflow_gitops.retry import Retrier, RetryPolicy
@@ -61,6 +67,10 @@ class Inputs:
     # Seconds before the first look at a new PR's mergeability (GitHub computes it in the
     # background); later looks back off from there.
     merge_poll: float
+    # Who started this attempt of the run (GITHUB_TRIGGERING_ACTOR) and which attempt it is
+    # (GITHUB_RUN_ATTEMPT): a re-run replays the original payload, sender included.
+    triggering_actor: str = ""
+    run_attempt: int = 1
 
 
 def register(subparsers: Any) -> None:
@@ -170,7 +180,16 @@ def read_inputs(env: Mapping[str, str], dry_run_flag: bool = False) -> Inputs:
         write_interval=interval if interval > 0 else None,
         retry=retry,
         merge_poll=_merge_poll(env),
+        triggering_actor=env.get("GITHUB_TRIGGERING_ACTOR", "").strip(),
+        run_attempt=_attempt(env),
     )
+
+
+def _attempt(env: Mapping[str, str]) -> int:
+    text = env.get("GITHUB_RUN_ATTEMPT", "").strip() or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise UserError(f"GITHUB_RUN_ATTEMPT must be a positive number, not {text[:20]!r}")
+    return int(text)
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -200,6 +219,25 @@ def _merge_poll(env: Mapping[str, str]) -> float:
     return value
 
 
+def replayed_command(
+    event: CommentEvent | DispatchEvent, attempt: int, triggering_actor: str
+) -> Outcome | None:
+    """A re-run of someone else's command: GitHub replays the original payload, so the command
+    would act as, and be recorded as asked by, the person who gave it, and with their role
+    ("Any workflow re-runs will use the privileges of github.actor", docs.github.com/en/
+    actions/reference/workflows-and-actions/contexts#github-context, ``triggering_actor``)."""
+    asked_by = event.sender if isinstance(event, CommentEvent) else event.actor
+    if attempt == 1 or not triggering_actor or triggering_actor.lower() == asked_by.lower():
+        return None
+    return Outcome(
+        result="skipped",
+        reason=(
+            f"attempt {attempt} of this run was started by @{triggering_actor}, but the command "
+            f"is @{asked_by}'s: a command acts only for whoever gives it; give it again"
+        ),
+    )
+
+
 def _server_from_api(api_url: str) -> str:
     if api_url == "https://api.github.com":
         return "https://github.com"
@@ -215,6 +253,8 @@ def _dispatch(inputs: Inputs, out: TextIO, in_actions: bool) -> Outcome:
         if isinstance(event, CommentEvent)
         else None
     )
+    if early is None and isinstance(event, CommentEvent | DispatchEvent):
+        early = replayed_command(event, inputs.run_attempt, inputs.triggering_actor)
     if early is not None:
         return early  # decided from the payload: no credentials used, no request made
     # Imported here so that input errors never pay for PyGithub's import.

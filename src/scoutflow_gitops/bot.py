@@ -193,7 +193,7 @@ def handle_comment(event: CommentEvent, host: GitHost, settings: Settings) -> Ou
         return talk.refuse(messages.error_reply(exc.message, exc.hint), f"{exc}")
     if command is None:
         return _skipped("the comment holds no command")
-    request = promote.Request(event.sender, event.comment_url, "comment")
+    request = promote.Request(event.sender, event.comment_url, "comment", event.sender_id)
     try:
         outcome = run_command(command, request, host, settings, state, config)
     except UserError as exc:
@@ -245,6 +245,7 @@ def handle_dispatch(event: DispatchEvent, host: GitHost, settings: Settings) -> 
         event.actor,
         f"{settings.server_url}/{settings.gitops_repository}/actions",
         "manual workflow run",
+        event.actor_id,
     )
     return run_command(command, request, host, settings, state, config)
 

@@ -62,6 +62,7 @@ class CommentEvent:
     author_is_bot: bool
     sender: str
     repository: str
+    sender_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class DispatchEvent:
     ref: str
     actor: str
     repository: str
+    actor_id: int | None = None
 
 
 Event = WorkflowRunEvent | CommentEvent | DispatchEvent
@@ -181,6 +183,7 @@ def _comment(payload: Mapping[str, Any]) -> CommentEvent:
             _field(_field(payload, "sender", dict), "login", str, "sender."), "sender.login"
         ),
         repository=_field(_field(payload, "repository", dict), "full_name", str, "repository."),
+        sender_id=_optional(_field(payload, "sender", dict), "id", int, "sender."),
     )
 
 
@@ -200,6 +203,7 @@ def _dispatch(payload: Mapping[str, Any]) -> DispatchEvent:
             _field(_field(payload, "sender", dict), "login", str, "sender."), "sender.login"
         ),
         repository=_field(_field(payload, "repository", dict), "full_name", str, "repository."),
+        actor_id=_optional(_field(payload, "sender", dict), "id", int, "sender."),
     )
 
 
@@ -245,3 +249,9 @@ def queued_pull_number(head_ref: str) -> int | None:
     """The PR a merge queue group tests, from its branch name; ``None`` for any other name."""
     match = _QUEUE_REF_RE.match(head_ref)
     return int(match.group(1)) if match else None
+
+
+def bot_key(login: str) -> str:
+    """An App's bot login as one key: REST and webhooks spell it ``name[bot]``, GraphQL ``name``
+    (its ``Bot`` type says what it is). Compare only logins already known to be of bots."""
+    return login.strip().lower().removesuffix("[bot]")

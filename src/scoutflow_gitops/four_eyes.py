@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scoutflow_gitops import approval, guard, messages
+from scoutflow_gitops import approval, gitlog, guard, messages
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.events import queued_pull_number
 
@@ -123,6 +123,12 @@ def _handle(args: argparse.Namespace) -> int:
         )
     payload = _payload(args.event_path)
     target = read_target(payload)
+    off_default = _off_default_branch(payload)
+    if off_default is not None:
+        # A status belongs to a commit, not to a PR: judged against another base, a PR that
+        # shares the head of a prod PR would set that PR's verdict. Nothing is set.
+        print(messages.log_line(f"four-eyes: {off_default}; no status set"), file=sys.stderr)
+        return 0
     api_url = os.environ.get("GITHUB_API_URL", "https://api.github.com")
     server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
     run_id = os.environ.get("GITHUB_RUN_ID", "")
@@ -130,6 +136,7 @@ def _handle(args: argparse.Namespace) -> int:
     host = GitHubHost(connect(api_url=api_url, token=token, repository=repository), server)
     status_sha = target.status_sha or _event_head(payload)
     try:
+        _check_checkout(args.repo, target, status_sha)
         gated = gated_moves(args.repo, target, datetime.now(UTC))
         if not gated:
             verdict = approval.no_gated_move(())
@@ -152,12 +159,43 @@ def _handle(args: argparse.Namespace) -> int:
             verdict.summary,
             run_url,
         )
-    except UserError as exc:
+    except Exception as exc:
+        # Whatever failed, the verdict that stood on this head is replaced, then the job fails.
         if status_sha:
-            _report_error(host, repository, status_sha, exc.message, run_url)
+            message = exc.message if isinstance(exc, UserError) else type(exc).__name__
+            _report_error(host, repository, status_sha, message, run_url)
         raise
     _print(verdict, target.number, annotate)
     return 0
+
+
+def _off_default_branch(payload: dict[str, Any]) -> str | None:
+    """Why a PR event is not judged: its base is not the repository's default branch (both
+    from the payload GitHub wrote). Merge groups always are: GitHub forms them for the
+    protected branch."""
+    pull = payload.get("pull_request")
+    if not isinstance(pull, dict):
+        return None
+    base = str((pull.get("base") or {}).get("ref", ""))
+    default = str((payload.get("repository") or {}).get("default_branch", ""))
+    if base and default and base == default:
+        return None
+    return f"PR #{pull.get('number')} targets {base or 'an unknown base'}, not {default or '?'}"
+
+
+def _check_checkout(repo: Path, target: Target, head: str) -> None:
+    """What is checked out must be what the status will be set on: the head itself, or the
+    merge of it GitHub built (whose second parent is the head); GitHub's merge ref can lag a
+    push, and a stale one would be judged in the head's name."""
+    if not head:
+        raise UserError("the event names no head commit to judge")
+    local = gitlog.rev_parse(repo, target.head)
+    second = gitlog.rev_parse(repo, f"{target.head}^2")
+    if head not in (local, second):
+        raise UserError(
+            f"the checkout ({(local or '?')[:7]}) is not {head[:7]} nor a merge of it",
+            "re-run the job once GitHub has updated the PR's merge commit",
+        )
 
 
 def _for(gated: tuple[str, ...], verdict: approval.Verdict) -> approval.Verdict:

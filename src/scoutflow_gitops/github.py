@@ -119,11 +119,14 @@ query PullFacts($owner: String!, $name: String!, $number: Int!) {
   repository(owner: $owner, name: $name) {
     pullRequest(number: $number) {
       number headRefOid body
-      author { login __typename }
-      editor { login }
+      author { login __typename ... on User { databaseId } }
+      editor { login __typename }
       commits(last: 100) { totalCount nodes { commit { author { user { login } } } } }
       reviews(last: 100) {
-        nodes { state authorCanPushToRepository author { login __typename } commit { oid } }
+        nodes {
+          state authorCanPushToRepository commit { oid }
+          author { login __typename ... on User { databaseId } }
+        }
       }
     }
   }
@@ -141,18 +144,17 @@ mutation Publish($refs: UpdateRefsInput!, $commit: CreateCommitOnBranchInput!,
   createPullRequest(input: $pr) {{ pullRequest {{ {_PR_FIELDS} {_MERGE_FIELDS} baseRefOid }} }}
 }}
 """
-# A PR the bot must take back: closed with a word on why, and (when this job made its commit)
-# its branch deleted only while it is still at that commit.
+# A PR the bot must take back: closed, and (when this job made its commit) its branch deleted
+# only while it is still at that commit; the word on why follows as an ordinary reply, which
+# looks before it posts, so a retried request never says it twice.
 CLOSE_MUTATION = """
-mutation Close($why: AddCommentInput!, $pr: ClosePullRequestInput!) {
-  addComment(input: $why) { clientMutationId }
-  closePullRequest(input: $pr) { clientMutationId }
+mutation Close($pr: ClosePullRequestInput!) {
+  closePullRequest(input: $pr) { pullRequest { state } }
 }
 """
 WITHDRAW_MUTATION = """
-mutation Withdraw($why: AddCommentInput!, $pr: ClosePullRequestInput!, $refs: UpdateRefsInput!) {
-  addComment(input: $why) { clientMutationId }
-  closePullRequest(input: $pr) { clientMutationId }
+mutation Withdraw($pr: ClosePullRequestInput!, $refs: UpdateRefsInput!) {
+  closePullRequest(input: $pr) { pullRequest { state } }
   updateRefs(input: $refs) { clientMutationId }
 }
 """
@@ -905,9 +907,11 @@ class GitHubHost:
             number=int(node["number"]),
             author_login=str(author.get("login") or "ghost"),
             author_is_bot=author.get("__typename") == "Bot",
+            author_id=_int_or_none(author.get("databaseId")),
             head_oid=str(node["headRefOid"]),
             body=str(node.get("body") or ""),
             editor=(node.get("editor") or {}).get("login"),
+            editor_is_bot=(node.get("editor") or {}).get("__typename") == "Bot",
             commit_authors=tuple(
                 (((item.get("commit") or {}).get("author") or {}).get("user") or {}).get("login")
                 for item in commits.get("nodes") or ()
@@ -920,6 +924,7 @@ class GitHubHost:
                     state=str(review.get("state") or ""),
                     commit_oid=(review.get("commit") or {}).get("oid"),
                     can_push=bool(review.get("authorCanPushToRepository")),
+                    user_id=_int_or_none((review.get("author") or {}).get("databaseId")),
                 )
                 for review in (node.get("reviews") or {}).get("nodes") or ()
             ),
@@ -1042,16 +1047,11 @@ class GitHubHost:
     def _take_back(
         self, request: PublishRequest, pr_node: Mapping[str, Any], own_oid: str | None, why: str
     ) -> None:
-        """Close a PR this job opened by mistake, saying why; delete its branch when the job
-        made the commit there. A failure here is reported, never hidden."""
-        pull_request_id = str(pr_node["id"])
-        variables: dict[str, Any] = {
-            "why": {
-                "subjectId": pull_request_id,
-                "body": messages.withdrawn_comment(request.base_branch, request.base_oid, why),
-            },
-            "pr": {"pullRequestId": pull_request_id},
-        }
+        """Close a PR this job opened by mistake, delete its branch when the job made the
+        commit there, then say why on it. A PR that stays open is reported, never hidden; a
+        branch that could not be deleted is left (it is harmless, and may be another run's)."""
+        pull_request_id, number = str(pr_node["id"]), int(pr_node["number"])
+        variables: dict[str, Any] = {"pr": {"pullRequestId": pull_request_id}}
         mutation = CLOSE_MUTATION
         if own_oid is not None:
             mutation = WITHDRAW_MUTATION
@@ -1059,13 +1059,22 @@ class GitHubHost:
                 request.repository_id, (f"refs/heads/{request.branch}", own_oid, None)
             )
         _, errors = self._graphql_partial(mutation, variables)
-        if errors:
-            raise self._write_failed(
-                f"closing PR #{pr_node['number']}, opened by mistake ({why})",
-                errors,
-                "it stays open",
-                request,
-            )
+        closing = [e for e in errors if not e.path or e.path[0] == "closePullRequest"]
+        if closing:
+            # A retried close of a PR GitHub had closed already is done, whatever it answers.
+            now = self.read_pull_request(pull_request_id)
+            if now is None or now.state == "OPEN":
+                raise self._write_failed(
+                    f"closing PR #{number}, opened by mistake ({why})",
+                    closing,
+                    "it stays open",
+                    request,
+                )
+        self.reply(
+            request.repository,
+            number,
+            messages.withdrawn_comment(request.base_branch, request.base_oid, why),
+        )
 
     def _publish_onto(self, request: PublishRequest, existing: PullRequest) -> Published:
         scratch = f"{SCRATCH_PREFIX}{request.branch.removeprefix(BOT_BRANCH_PREFIX)}-" + (
@@ -1424,6 +1433,10 @@ def _merge_settings(repo: Mapping[str, Any]) -> MergeSettings:
         merge_commit_allowed=bool(repo.get("mergeCommitAllowed")),
         rebase_allowed=bool(repo.get("rebaseMergeAllowed")),
     )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _ref_updates(

@@ -136,3 +136,13 @@ def read_at(repo: Path, revision: str, path: str) -> bytes | None:
             raise UserError(f"{revision!r} is not a revision of {repo}")
         return None
     return result.stdout
+
+
+def rev_parse(repo: Path, revision: str) -> str | None:
+    """The commit a revision of the local repository names; ``None`` when there is none."""
+    if revision.startswith("-"):
+        raise UserError(f"{revision!r} is not a revision")
+    result = _run(repo, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    if result.returncode != 0:
+        return None
+    return result.stdout.decode().strip() or None

@@ -42,7 +42,7 @@ from scoutflow_gitops.config import (
     load_config,
 )
 from scoutflow_gitops.errors import UserError
-from scoutflow_gitops.events import SHA_RE, queued_pull_number
+from scoutflow_gitops.events import SHA_RE, bot_key, queued_pull_number
 from scoutflow_gitops.validate import Finding
 
 # GitHub App credentials the guard mints its read token from (the App ID is not secret).
@@ -161,7 +161,7 @@ def is_bot(author: Author | None, bot_login: str) -> bool:
     """Pure: whether the PR was opened by the bot's App (a ``Bot`` account with its login)."""
     if author is None or not bot_login.strip():
         return False
-    return author.type == "Bot" and author.login.lower() == bot_login.strip().lower()
+    return author.type == "Bot" and bot_key(author.login) == bot_key(bot_login)
 
 
 def read_author(event_path: str) -> Author | None:

@@ -130,7 +130,18 @@ def plan_requester(body: str) -> str | None:
     return _plan_field(body, "requested_by")
 
 
+def plan_requester_id(body: str) -> int | None:
+    """Their GitHub account id, which survives a rename of the login."""
+    value = _plan_value(body, "requested_by_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _plan_field(body: str, name: str) -> str | None:
+    value = _plan_value(body, name)
+    return value if isinstance(value, str) else None
+
+
+def _plan_value(body: str, name: str) -> object:
     # The bot writes one marker, last; a copy quoted earlier in the body does not count.
     matches = _PLAN_RE.findall(body)
     if not matches:
@@ -139,8 +150,7 @@ def _plan_field(body: str, name: str) -> str | None:
         data = json.loads(matches[-1])
     except ValueError:
         return None
-    value = data.get(name) if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    return data.get(name) if isinstance(data, dict) else None
 
 
 def _changelog(comparison: Comparison | None, limit: int) -> list[str]:
@@ -241,6 +251,8 @@ class CommandContext:
     application: str | None
     # A rollback's CI, shown and never required: why the target is not all green, if it is not.
     ci_note: str | None = None
+    # The requester's account id (``sender.id``), when the event gave one.
+    request_user_id: int | None = None
 
 
 def command_title(context: CommandContext) -> str:
@@ -345,6 +357,7 @@ def command_body(context: CommandContext) -> str:
         "environment": context.env,
         "candidate": context.candidate,
         "requested_by": context.request_user,
+        "requested_by_id": context.request_user_id,
     }
     parts.append(f"<!-- {PLAN_MARKER} {json.dumps(plan, sort_keys=True)} -->")
     return "\n".join(parts) + "\n"

@@ -75,6 +75,8 @@ class Request:
     user: str
     url: str
     via: str
+    # The account id GitHub gave with the login (``sender.id``): a login can be renamed.
+    user_id: int | None = None
 
 
 def history_paths(command: Command, config: PipelineConfig) -> tuple[str, ...]:
@@ -244,6 +246,7 @@ def plan_command(
         holds=env.follows_ci and command.kind == "rollback",
         application=env.argocd_app if env.gate else None,
         ci_note=ci_note,
+        request_user_id=request.user_id,
     )
     existing = state.branch(branch)
     title = messages.command_title(context)

@@ -30,24 +30,12 @@ from github import GithubException
 
 from scoutflow_gitops import cli
 from scoutflow_gitops.sandbox.control import issue_token, push_commit
-from scoutflow_gitops.sandbox.model import Repo
 from tests.e2e.harness import GITOPS, bump_pulls
 from tests.e2e.test_promote import advance, comment, deploy_to_stage
 from tests.sandbox.fixtures import LiveSandbox
 
 CONTEXT = "scoutflow-gitops/four-eyes"
 BOT = "scoutflow-gitops[bot]"
-
-
-def _write_tree(repo: Repo, commit: str, work: Path) -> None:
-    for path in list(work.rglob("*")):
-        if path.is_file() and ".git" not in path.parts:
-            path.unlink()
-    info = repo.git.commit_info(commit)
-    for path, entry in repo.git.flat_tree(info.tree).items():
-        target = work / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(repo.git.blob(entry.sha))
 
 
 def _git(work: Path, *args: str) -> str:
@@ -61,24 +49,15 @@ def _git(work: Path, *args: str) -> str:
 
 
 def checkout_of(live: LiveSandbox, number: int, work: Path, base: str | None = None) -> str:
-    """What the runner checks out for PR ``number``: its head's files on top of the base's
-    (main's head unless told); returns the base commit's local SHA, which the event names."""
+    """What the runner checks out for PR ``number``: the simulated repository's real commits,
+    at the PR's head; returns the base commit (main's head unless told), which the event
+    names."""
     repo = live.sandbox.repo(GITOPS)
     with live.sandbox.lock:
         base = base or live.sandbox.branch_head(repo, "main")
-        pull = live.sandbox.issue(repo, number).pull
-        assert pull is not None
-        head = repo.git.ref(f"refs/heads/{pull.head_ref}") or pull.head_sha
-    work.mkdir()
-    _git(work, "init", "-q", "-b", "main")
-    _write_tree(repo, base, work)
-    _git(work, "add", "-A")
-    _git(work, "commit", "-qm", "base")
-    local_base = _git(work, "rev-parse", "HEAD")
-    _write_tree(repo, head, work)
-    _git(work, "add", "-A")
-    _git(work, "commit", "-qm", "head")
-    return local_base
+        repo.git.export(str(work))
+    _git(work, "checkout", "-q", "--detach", head_of(live, number))
+    return base
 
 
 def pull_request_event(live: LiveSandbox, number: int, base: str, action: str) -> dict[str, Any]:
@@ -88,7 +67,8 @@ def pull_request_event(live: LiveSandbox, number: int, base: str, action: str) -
     # GitHub sends the event once it has recorded the push: the payload names the new head,
     # even while API reads of the PR may still show the old one.
     pull["head"]["sha"] = head_of(live, number)
-    return {"action": action, "number": number, "pull_request": pull}
+    repository = live.as_user("omerbh7").get_repo(GITOPS).raw_data
+    return {"action": action, "number": number, "pull_request": pull, "repository": repository}
 
 
 def run_four_eyes(live: LiveSandbox, work: Path, event: dict[str, Any]) -> tuple[int, str]:
@@ -225,10 +205,12 @@ def test_rewriting_who_asked_for_it_voids_the_record(
     )
 
 
-def test_an_approval_of_an_older_head_counts_for_nothing(
+def test_a_commit_pushed_onto_the_bots_pr_voids_the_approval_before_it(
     live_sandbox: LiveSandbox, tmp_path: Path, prod_pr: int
 ) -> None:
-    """The attack: dev-writer's approval stands, then a commit lands on the PR's branch."""
+    """The attack: dev-writer's approval stands, then a commit lands on the PR's branch. The
+    approval is for an older head, and the bot's PR now holds a commit GitHub cannot say who
+    pushed (it records commits' authors, which the pusher chooses, not the pusher)."""
     live = live_sandbox
     approve(live, "dev-writer", prod_pr)
     repo = live.sandbox.repo(GITOPS)
@@ -243,8 +225,11 @@ def test_an_approval_of_an_older_head_counts_for_nothing(
     code, text = run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "synchronize"))
 
     assert code == 0, text
-    assert latest_status(live, head)["state"] == "failure", text
-    assert "@dev-writer approved" in text and f"not the head {head[:7]}" in text
+    assert latest_status(live, head) == {
+        "state": "failure",
+        "description": "prod: the bot's PR has 2 commits: someone pushed onto it",
+        "url": f"{live.url}/{GITOPS}/actions/runs/4242",
+    }
 
 
 def test_a_bump_of_dev_and_stage_passes_at_once_without_reading_the_pr(
@@ -261,7 +246,7 @@ def test_a_bump_of_dev_and_stage_passes_at_once_without_reading_the_pr(
     merged = live.sandbox.branch_head(repo, "main")
     # The bump moved dev and stage: the first parent of its squash commit is what it started on.
     base = checkout_of(live, bump.number, work, repo.git.commit_info(merged).parents[0])
-    assert _git(work, "diff", "--stat", "HEAD~1", "HEAD").count("values.yaml") == 2
+    assert _git(work, "diff", "--stat", base, "HEAD").count("values.yaml") == 2
     event = pull_request_event(live, bump.number, base, "opened")
     code, text = run_four_eyes(live, work, event)
 
@@ -304,3 +289,34 @@ def test_as_a_required_status_it_holds_the_merge_until_a_second_person_approves(
     approve(live, "dev-writer", prod_pr)
     run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "edited"))
     assert pull.merge(merge_method="squash").merged
+
+
+def test_a_pr_into_another_base_that_shares_the_head_sets_no_verdict(
+    live_sandbox: LiveSandbox, tmp_path: Path, prod_pr: int
+) -> None:
+    """The attack: the requester opens a second PR from a branch at the prod PR's head into a
+    side branch and gets it judged there. A commit status belongs to the commit, not to a PR
+    ("Commit statuses", docs.github.com/en/rest/commits/statuses), so that PR's verdict would
+    be the prod PR's too. Only PRs into the default branch are judged."""
+    live = live_sandbox
+    work = tmp_path / "checkout"
+    base = checkout_of(live, prod_pr, work)
+    head = head_of(live, prod_pr)
+    run_four_eyes(live, work, pull_request_event(live, prod_pr, base, "opened"))
+    assert latest_status(live, head)["state"] == "failure"
+    with live.sandbox.lock:
+        repo = live.sandbox.repo(GITOPS)
+        repo.git.set_ref("refs/heads/side-base", live.sandbox.branch_head(repo, "main"))
+        repo.git.set_ref("refs/heads/side-head", head)
+    side = live.as_user("release-manager").get_repo(GITOPS)
+    number = side.create_pull(title="side", body="", head="side-head", base="side-base").number
+    side_work = tmp_path / "side-checkout"
+    side_base = checkout_of(live, number, side_work)
+
+    code, text = run_four_eyes(
+        live, side_work, pull_request_event(live, number, side_base, "opened")
+    )
+
+    assert code == 0, text
+    assert f"PR #{number} targets side-base, not main; no status set" in text
+    assert latest_status(live, head)["state"] == "failure"

@@ -319,3 +319,31 @@ def test_an_error_after_the_eyes_is_one_reply_and_a_confused_face(
     (reply,) = bot_replies(issue)
     assert reply.startswith("I could not act on that command: ")
     assert reactions(issue) == ["eyes", "confused"]
+
+
+def test_a_re_run_of_someone_elses_command_acts_for_nobody(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """The attack: a writer re-runs a maintainer's old `/promote prod` run. GitHub replays the
+    original payload, sender included, with the original actor's privileges, and names who
+    started this attempt in GITHUB_TRIGGERING_ACTOR and which attempt in GITHUB_RUN_ATTEMPT
+    (docs.github.com/en/actions/reference/workflows-and-actions/contexts#github-context,
+    ``triggering_actor``; .../variables#default-environment-variables). The replay would open
+    a prod PR for today's stage recorded as the maintainer's request, which the writer could
+    then approve alone."""
+    live = live_sandbox
+    deploy_to_stage(live, tmp_path)
+    advance(live, 31)
+    payload = post_comment(
+        live.sandbox, live.server.shapes, GITOPS, user="release-manager", body="/promote prod"
+    )
+    replay = {"GITHUB_RUN_ATTEMPT": "2", "GITHUB_TRIGGERING_ACTOR": "dev-writer"}
+
+    run = run_bot(live, tmp_path, payload, event_name="issue_comment", extra_env=replay)
+
+    assert (run.result, run.exit_code) == ("skipped", 0)
+    assert "started by @dev-writer, but the command is @release-manager's" in run.outputs["reason"]
+    assert run.requests == (), "decided from the payload and the runner's variables alone"
+    own = {"GITHUB_RUN_ATTEMPT": "2", "GITHUB_TRIGGERING_ACTOR": "release-manager"}
+    again = run_bot(live, tmp_path, payload, event_name="issue_comment", extra_env=own)
+    assert again.result == "opened", again.outputs["reason"]

@@ -460,7 +460,8 @@ def test_pull_request_mutations(live_sandbox: LiveSandbox) -> None:
     reviewers = updated["requestReviews"]["pullRequest"]["reviewRequests"]["nodes"]
     assert reviewers == [{"requestedReviewer": {"login": "release-manager"}}]
     comment = updated["addComment"]["commentEdge"]["node"]
-    assert comment["author"] == {"login": "scoutflow-gitops[bot]"}
+    # GraphQL names the App's bot without REST's "[bot]" (fullsend-ai/fullsend#6205).
+    assert comment["author"] == {"login": "scoutflow-gitops"}
     reaction = query(
         live_sandbox,
         """mutation($c: ID!) { addReaction(input: {subjectId: $c, content: ROCKET}) {

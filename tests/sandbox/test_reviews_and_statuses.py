@@ -172,14 +172,15 @@ def test_each_kind_of_token_edits_as_its_own_identity(live_sandbox: LiveSandbox)
     (https://docs.github.com/actions/security-guides/automatic-token-authentication) whose
     ``viewer`` is ``github-actions[bot]``
     (https://github.com/nchaulet/github-action-gh-pages/pull/5). Inferred: the editor recorded
-    for a body edit is that same identity, through REST and GraphQL alike.
+    for a body edit is that same identity, through REST and GraphQL alike. GraphQL spells a
+    ``Bot``'s login without REST's "[bot]" (fullsend-ai/fullsend#6205, palantir/policy-bot#44).
     """
     live = live_sandbox
     number = open_pull(live, "identities")["number"]
 
     by_app = rest(live, "PATCH", f"{REPO_PATH}/issues/{number}", {"body": "by the App"})
     assert by_app.status_code == 200, by_app.text
-    assert facts(live, number)["editor"] == {"__typename": "Bot", "login": BOT}
+    assert facts(live, number)["editor"] == {"__typename": "Bot", "login": "scoutflow-gitops"}
 
     pull_id = gql(
         live,
@@ -195,8 +196,10 @@ def test_each_kind_of_token_edits_as_its_own_identity(live_sandbox: LiveSandbox)
         auth=job,
         id=pull_id,
     )
-    assert answer["data"]["updatePullRequest"]["pullRequest"]["editor"] == {"login": WORKFLOW_BOT}
-    assert facts(live, number)["editor"] == {"__typename": "Bot", "login": WORKFLOW_BOT}
+    assert answer["data"]["updatePullRequest"]["pullRequest"]["editor"] == {
+        "login": "github-actions"
+    }
+    assert facts(live, number)["editor"] == {"__typename": "Bot", "login": "github-actions"}
 
 
 # -- the commits of a pull request -----------------------------------------------------------------

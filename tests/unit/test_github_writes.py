@@ -86,6 +86,18 @@ class GraphQLEndpoint:
     def __init__(self) -> None:
         self.script: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
+        # The REST mock beside it, for the few writes that are REST calls.
+        self.mock: responses.RequestsMock | None = None
+
+    def expect_reply(self, number: int) -> None:
+        """The comment the bot posts on PR ``number`` (REST), answered as GitHub does."""
+        assert self.mock is not None
+        self.mock.add(
+            responses.POST,
+            f"{API}/repos/o/r/issues/{number}/comments",
+            json={"id": 1, "html_url": f"https://github.test/o/r/pull/{number}#c1", "body": ""},
+            status=201,
+        )
 
     def answer(
         self, data: Mapping[str, Any] | None, errors: Sequence[Mapping[str, object]] = ()
@@ -118,6 +130,7 @@ def endpoint() -> Iterator[GraphQLEndpoint]:
     fake = GraphQLEndpoint()
     with responses.RequestsMock() as mock:
         mock.add_callback(responses.POST, GRAPHQL, callback=fake)
+        fake.mock = mock
         yield fake
     assert not fake.script, "every scripted answer was asked for"
 
@@ -357,17 +370,16 @@ def test_a_new_pr_on_a_base_that_moved_is_closed_with_its_branch_and_read_again(
     )
     endpoint.answer(
         {
-            "addComment": {"clientMutationId": None},
-            "closePullRequest": {"clientMutationId": None},
+            "closePullRequest": {"pullRequest": {"state": "CLOSED"}},
             "updateRefs": {"clientMutationId": None},
         }
     )
+    endpoint.expect_reply(PR.number)
     with pytest.raises(ConflictError, match="main moved while PR #7 was being opened"):
         host.publish(request(pull_request=None, branch_oid=None))
     assert endpoint.operations() == ["Publish", "Withdraw"]
     taken_back = endpoint.sent[1]
     assert taken_back["variables"]["pr"] == {"pullRequestId": PR.id}
-    assert taken_back["variables"]["why"]["subjectId"] == PR.id
     # Deleted only while it is still at the commit this run made.
     assert ref_updates(taken_back) == [
         {"name": f"refs/heads/{BRANCH}", "beforeOid": COMMIT, "afterOid": ZERO, "force": True}
@@ -387,9 +399,8 @@ def test_a_pr_opened_on_another_runs_commit_is_closed_and_its_branch_kept(
         },
         errors=[problem("updateRefs", "A ref update was rejected", "STALE_DATA")],
     )
-    endpoint.answer(
-        {"addComment": {"clientMutationId": None}, "closePullRequest": {"clientMutationId": None}}
-    )
+    endpoint.answer({"closePullRequest": {"pullRequest": {"state": "CLOSED"}}})
+    endpoint.expect_reply(PR.number)
     with pytest.raises(ConflictError):
         host.publish(request(pull_request=None, branch_oid=None))
     assert endpoint.operations() == ["Publish", "Close"]
@@ -556,3 +567,41 @@ def test_the_state_read_carries_the_repository_merge_settings(
 )
 def test_every_document_validates_against_githubs_schema(name: str) -> None:
     assert validate(SCHEMA, parse(getattr(github, name))) == []
+
+
+def test_a_retried_take_back_of_a_pr_github_had_closed_is_done(
+    host: GitHubHost, endpoint: GraphQLEndpoint
+) -> None:
+    """The close was applied but answered 502; its retry is refused as the PR is closed
+    already. The PR's state, read once, says the take-back is done: one comment, no error."""
+    endpoint.answer(
+        {
+            "updateRefs": {"clientMutationId": None},
+            "createCommitOnBranch": {"commit": {"oid": COMMIT}},
+            "createPullRequest": {"pullRequest": pr_node(baseRefOid="d" * 40)},
+        }
+    )
+    endpoint.answer(
+        {"closePullRequest": None, "updateRefs": None},
+        errors=[
+            problem("closePullRequest", "Pull request is already closed"),
+            problem("updateRefs", "A ref update was rejected", "STALE_DATA"),
+        ],
+    )
+    endpoint.answer(
+        {
+            "node": {
+                "state": "CLOSED",
+                "headRefOid": COMMIT,
+                "headRef": None,
+                "mergeStateStatus": "UNKNOWN",
+                "mergeable": "UNKNOWN",
+                "isDraft": False,
+                "autoMergeRequest": None,
+            }
+        }
+    )
+    endpoint.expect_reply(PR.number)
+    with pytest.raises(ConflictError, match="the PR was closed again"):
+        host.publish(request(pull_request=None, branch_oid=None))
+    assert endpoint.operations() == ["Publish", "Withdraw", "PullRequestStatus"]

@@ -23,6 +23,7 @@ REQUEST = promote.Request(
     "release-manager",
     "https://github.com/omerbh7/scoutflow-gitops/issues/4#issuecomment-9",
     "comment",
+    9001,
 )
 
 

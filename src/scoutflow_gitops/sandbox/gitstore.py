@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
 from dulwich.refs import Ref
 from dulwich.repo import MemoryRepo
+from dulwich.repo import Repo as DiskRepo
 
 FILE_MODE = 0o100644
 TREE_MODE = 0o040000
@@ -284,6 +285,16 @@ class GitStore:
         return any(
             p == prefix or p.startswith(prefix + "/") for p in self.changed_paths(sha) if prefix
         )
+
+    def export(self, path: str) -> None:
+        """Every object and ref into a new on-disk repository at ``path``: what a runner's
+        checkout fetches, for tests that run git against the simulated repository."""
+        disk = DiskRepo.init(path, mkdir=True)
+        store = self._repo.object_store
+        for sha in store:
+            disk.object_store.add_object(store[sha])
+        for name, sha in self._repo.refs.as_dict().items():
+            disk.refs[Ref(name)] = sha
 
     # -- refs ------------------------------------------------------------------------------
 

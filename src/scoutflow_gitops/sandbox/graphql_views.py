@@ -214,7 +214,11 @@ class UserView:
         self.typename = "User" if as_user else ("Bot" if user.type == "Bot" else "User")
         self.id = user.node_id
         self.database_id = user.id
-        self.login = user.login
+        # GraphQL spells an App's bot without REST's "[bot]" suffix (`Bot.login`:
+        # fullsend-ai/fullsend#6205 shows {"login": "fullsend-ai-review", "__typename": "Bot"};
+        # palantir/policy-bot#44).
+        bot = self.typename == "Bot"
+        self.login = user.login.removesuffix("[bot]") if bot else user.login
         self.name = user.name
 
     @property
