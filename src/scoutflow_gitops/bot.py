@@ -324,6 +324,18 @@ def _command_once(
         if isinstance(found, gates.Refusal):
             return _refused(command, found)
         target = found
+        if command.kind == "promote":
+            same = promote.same_promotion(state, env.name, target.candidate)
+            if same is not None:
+                return Outcome(
+                    result="noop",
+                    reason=f"PR #{same.number} already promotes {target.candidate[:7]} to "
+                    f"{env.name}; nothing was changed",
+                    image_tag=target.candidate,
+                    environments=(env.name,),
+                    pr_number=same.number,
+                    pr_url=same.url,
+                )
         if command.kind == "rollback":
             chosen = _older_option(target, host, config.source.repository)
             if isinstance(chosen, gates.Refusal):
@@ -374,7 +386,7 @@ def _command_once(
         server_url=settings.server_url,
         ci_note=ci_note,
     )
-    return _carry_out(
+    outcome = _carry_out(
         plan,
         state,
         host,
@@ -385,6 +397,25 @@ def _command_once(
         reviewers=plan.reviewers,
         team_reviewers=plan.team_reviewers,
         merge_method=config.merge_method,
+    )
+    if outcome is None or settings.dry_run or outcome.pr_number is None:
+        return outcome
+    closed = []
+    for old in plan.supersedes:
+        assert old.pull_request is not None, "open_promotions holds open PRs only"
+        host.close_pull_request(
+            settings.gitops_repository,
+            state.repository_id,
+            old.pull_request,
+            (old.name, old.oid),
+            messages.superseded_comment(outcome.pr_number, outcome.pr_url, plan.candidate or ""),
+        )
+        closed.append(f"#{old.pull_request.number}")
+    if not closed:
+        return outcome
+    return replace(
+        outcome,
+        reason=f"{outcome.reason}; closed {', '.join(closed)}, which promoted another SHA",
     )
 
 

@@ -1047,34 +1047,64 @@ class GitHubHost:
     def _take_back(
         self, request: PublishRequest, pr_node: Mapping[str, Any], own_oid: str | None, why: str
     ) -> None:
-        """Close a PR this job opened by mistake, delete its branch when the job made the
-        commit there, then say why on it. A PR that stays open is reported, never hidden; a
-        branch that could not be deleted is left (it is harmless, and may be another run's)."""
-        pull_request_id, number = str(pr_node["id"]), int(pr_node["number"])
+        """Close a PR this job opened by mistake (its branch too when the job made the commit
+        there), then say why on it."""
+        self._close(
+            request.repository,
+            request.repository_id,
+            str(pr_node["id"]),
+            int(pr_node["number"]),
+            (request.branch, own_oid) if own_oid is not None else None,
+            messages.withdrawn_comment(request.base_branch, request.base_oid, why),
+            f"closing PR #{pr_node['number']}, opened by mistake ({why})",
+        )
+
+    def close_pull_request(
+        self,
+        repository: str,
+        repository_id: str,
+        pull_request: PullRequest,
+        branch: tuple[str, str] | None,
+        comment: str,
+    ) -> None:
+        self._close(
+            repository,
+            repository_id,
+            pull_request.id,
+            pull_request.number,
+            branch,
+            comment,
+            f"closing PR #{pull_request.number}",
+        )
+
+    def _close(
+        self,
+        repository: str,
+        repository_id: str,
+        pull_request_id: str,
+        number: int,
+        branch: tuple[str, str] | None,
+        comment: str,
+        doing: str,
+    ) -> None:
+        """Close, then comment. A PR that stays open is reported, never hidden; a branch that
+        could not be deleted is left (it is harmless, and may be another run's)."""
         variables: dict[str, Any] = {"pr": {"pullRequestId": pull_request_id}}
         mutation = CLOSE_MUTATION
-        if own_oid is not None:
+        if branch is not None:
             mutation = WITHDRAW_MUTATION
-            variables["refs"] = _ref_updates(
-                request.repository_id, (f"refs/heads/{request.branch}", own_oid, None)
-            )
+            name, oid = branch
+            variables["refs"] = _ref_updates(repository_id, (f"refs/heads/{name}", oid, None))
         _, errors = self._graphql_partial(mutation, variables)
         closing = [e for e in errors if not e.path or e.path[0] == "closePullRequest"]
         if closing:
             # A retried close of a PR GitHub had closed already is done, whatever it answers.
             now = self.read_pull_request(pull_request_id)
             if now is None or now.state == "OPEN":
-                raise self._write_failed(
-                    f"closing PR #{number}, opened by mistake ({why})",
-                    closing,
-                    "it stays open",
-                    request,
+                raise _write_failed(
+                    doing, closing, "it stays open", repository, self._connection.kind
                 )
-        self.reply(
-            request.repository,
-            number,
-            messages.withdrawn_comment(request.base_branch, request.base_oid, why),
-        )
+        self.reply(repository, number, comment)
 
     def _publish_onto(self, request: PublishRequest, existing: PullRequest) -> Published:
         scratch = f"{SCRATCH_PREFIX}{request.branch.removeprefix(BOT_BRANCH_PREFIX)}-" + (

@@ -385,6 +385,14 @@ def refusal_reply(command_text: str, gate: str, reason: str, fix: str) -> str:
     )
 
 
+def superseded_comment(number: int, url: str | None, candidate: str) -> str:
+    """Why the bot closed a promotion PR: another SHA's promotion replaced it."""
+    return (
+        f"Superseded by #{number}, which promotes `{candidate[:7]}` instead. Closed so that no "
+        "review given here merges another SHA; review the new PR" + (f": {url}" if url else ".")
+    )
+
+
 def withdrawn_comment(base_branch: str, read_oid: str, why: str) -> str:
     """Why the bot closed a PR it had just opened: it was planned on a state that changed."""
     return (

@@ -151,6 +151,18 @@ class GitHost(Protocol):
         self, repository: str, number: int, users: Sequence[str], teams: Sequence[str]
     ) -> None: ...
 
+    def close_pull_request(
+        self,
+        repository: str,
+        repository_id: str,
+        pull_request: PullRequest,
+        branch: tuple[str, str] | None,
+        comment: str,
+    ) -> None:
+        """Close the bot's PR, delete its branch (name, oid) while it is still at that oid,
+        then say why on it."""
+        ...
+
 
 def label_ids(known: Mapping[str, str], wanted: Sequence[str]) -> tuple[tuple[str, ...], bool]:
     """Node ids of the wanted labels, and whether all of them already exist."""

@@ -22,6 +22,7 @@ from scoutflow_gitops.config import (
 )
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.model import (
+    BotBranch,
     Comparison,
     FileChange,
     FileVersion,
@@ -66,6 +67,9 @@ class CommandPlan:
     labels: tuple[str, ...]
     reviewers: tuple[str, ...]
     team_reviewers: tuple[str, ...]
+    # Open promotion PRs of the same environment for other SHAs: closed once this one is
+    # open, so that no approval given for one SHA ever merges another.
+    supersedes: tuple[BotBranch, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,10 @@ def plan_command(
     """``ci_note``: why a rollback's target is not all green (``None``: it is); shown only."""
     env = _env(config, command.environment)
     branch = f"{BOT_BRANCH_PREFIX}{command.kind}-{env.name}"
+    supersedes: tuple[BotBranch, ...] = ()
+    if command.kind == "promote" and target_ is not None:
+        branch = promotion_branch(env.name, target_.candidate)
+        supersedes = tuple(b for b in open_promotions(state, env.name) if b.name != branch)
     hold_path = f"{HOLDS_DIR}/{env.name}.yml"
     changes: list[FileChange] = []
     if target_ is not None:
@@ -274,7 +282,32 @@ def plan_command(
             r for r in (env.gate.reviewers if env.gate else ()) if r.lower() != request.user.lower()
         ),
         team_reviewers=env.gate.team_reviewers if env.gate else (),
+        supersedes=supersedes,
     )
+
+
+def promotion_branch(env: str, sha: str) -> str:
+    """One branch, so one PR, per promoted SHA: a review given for one never merges another."""
+    return f"{BOT_BRANCH_PREFIX}promote-{env}-{sha[:12]}"
+
+
+def open_promotions(state: GitopsState, env: str) -> tuple[BotBranch, ...]:
+    """The bot's open promotion PRs for ``env`` (and one on the older single branch)."""
+    single = f"{BOT_BRANCH_PREFIX}promote-{env}"
+    return tuple(
+        b
+        for b in state.branches
+        if b.pull_request is not None and (b.name == single or b.name.startswith(single + "-"))
+    )
+
+
+def same_promotion(state: GitopsState, env: str, candidate: str) -> PullRequest | None:
+    """An open promotion PR that already promotes ``candidate``: asking again writes nothing."""
+    for branch in open_promotions(state, env):
+        pr = branch.pull_request
+        if pr is not None and messages.plan_candidate(pr.body) == candidate:
+            return pr
+    return None
 
 
 def _period(target_: Target | None) -> gates.TagPeriod | None:

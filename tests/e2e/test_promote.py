@@ -111,7 +111,7 @@ def test_after_the_soak_a_gated_prod_pr_opens_and_is_never_merged(
     assert promote_pr.title == f"Promote {sha[:7]} to prod"
     assert promote_pr.state == "open" and not promote_pr.pull.merged
     assert promote_pr.pull.auto_merge is None
-    assert promote_pr.pull.head_ref == "scoutflow-gitops/promote-prod"
+    assert promote_pr.pull.head_ref == f"scoutflow-gitops/promote-prod-{sha[:12]}"
     assert {label.name for label in promote_pr.labels} == {"promotion", "env:prod"}
     # The configured reviewer asked for it, so nobody is asked: never one's own reviewer.
     assert promote_pr.pull.requested_reviewers == []
@@ -132,8 +132,9 @@ def test_after_the_soak_a_gated_prod_pr_opens_and_is_never_merged(
     assert reactions(issue) == ["eyes", "rocket"]
     assert promote_pr.pull.head_sha and f"pull/{promote_pr.number}" in bot_replies(issue)[0]
 
+    # The same SHA again: a reply with the link, nothing rewritten.
     again, _ = comment(live, tmp_path, "release-manager", "/promote prod")
-    assert again.result == "updated"
+    assert again.result == "noop"
     assert len([pr for pr in bump_pulls(live) if pr.title.startswith("Promote")]) == 1
 
 
@@ -347,3 +348,42 @@ def test_a_re_run_of_someone_elses_command_acts_for_nobody(
     own = {"GITHUB_RUN_ATTEMPT": "2", "GITHUB_TRIGGERING_ACTOR": "release-manager"}
     again = run_bot(live, tmp_path, payload, event_name="issue_comment", extra_env=own)
     assert again.result == "opened", again.outputs["reason"]
+
+
+def test_a_promotion_of_another_sha_opens_a_new_pr_and_no_approval_carries_over(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """The attack: the PR for E is approved; `/promote prod` for F re-pointed that same PR to
+    F, so the approval given for E merged F. GitHub keeps approvals on a PR across pushes
+    unless "Dismiss stale pull request approvals" is on (docs.github.com/en/repositories/
+    configuring-branches-and-merges-in-your-repository/managing-protected-branches/about-
+    protected-branches#require-pull-request-reviews-before-merging). One SHA per PR."""
+    live = live_sandbox
+    e = deploy_to_stage(live, tmp_path, "Add shot charts")
+    advance(live, 31)
+    first, _ = comment(live, tmp_path, "release-manager", "/promote prod")
+    assert first.result == "opened"
+    old_number = int(first.outputs["pr_number"])
+    live.as_user("dev-writer").get_repo(GITOPS).get_pull(old_number).create_review(event="APPROVE")
+    f = deploy_to_stage(live, tmp_path, "Add box scores")
+    advance(live, 31)
+
+    second, issue = comment(live, tmp_path, "release-manager", "/promote prod")
+
+    assert second.result == "opened", second.outputs["reason"]
+    new_number = int(second.outputs["pr_number"])
+    assert new_number != old_number
+    repo = live.sandbox.repo(GITOPS)
+    old, new = live.sandbox.issue(repo, old_number), live.sandbox.issue(repo, new_number)
+    assert old.state == "closed" and old.pull is not None and not old.pull.merged
+    assert old.comments[-1].body.startswith(f"Superseded by #{new_number}")
+    assert f"{f[:7]}" in old.comments[-1].body and e != f
+    assert new.title == f"Promote {f[:7]} to prod" and new.pull is not None
+    assert new.pull.reviews == [], "no approval carries over"
+    assert f"refs/heads/{old.pull.head_ref}" not in repo.git.refs("refs/heads/")
+
+    again, issue = comment(live, tmp_path, "release-manager", "/promote prod")
+
+    assert again.result == "noop", again.outputs["reason"]
+    assert f"PR #{new_number} already promotes {f[:7]}" in bot_replies(issue)[0]
+    assert [w["path"] for w in again.writes if "graphql" in w["path"]] == []

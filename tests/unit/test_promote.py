@@ -106,7 +106,7 @@ def test_the_prod_pr_body_matches_golden_and_is_never_merged() -> None:
         server_url="https://github.com",
         ci_note=None,
     )
-    assert plan.merge == "none" and plan.branch == "scoutflow-gitops/promote-prod"
+    assert plan.merge == "none" and plan.branch == f"scoutflow-gitops/promote-prod-{NEW[:12]}"
     assert [c.path for c in plan.changes] == [PROD]
     # release-manager, the configured reviewer, asked: never one's own reviewer.
     assert plan.labels == ("promotion", "env:prod") and plan.reviewers == ()
@@ -209,3 +209,40 @@ def test_a_rollback_of_a_gated_environment_needs_no_stage_evidence() -> None:
     assert prod is not None
     found = promote.Target(prod, NEW, OLD, (), (OLD,))
     assert promote.evidence_gates(found, T0) is None
+
+
+def test_a_promotion_of_another_sha_supersedes_the_open_promotion_pr() -> None:
+    from scoutflow_gitops.model import BotBranch, PullRequest
+
+    old_pr = PullRequest(
+        "PR_1", 4, "https://github.com/o/r/pull/4", "a" * 40, "Promote", "<!-- none -->"
+    )
+    old = BotBranch(f"scoutflow-gitops/promote-prod-{OLD[:12]}", "a" * 40, old_pr)
+    bump = BotBranch("scoutflow-gitops/bump-dev-stage", "b" * 40, old_pr)
+    found = promote.target(Command("promote", "prod"), CONFIG, FILES, HISTORIES)
+    assert isinstance(found, promote.Target)
+    current = state()
+    with_branches = GitopsState(
+        current.repository_id,
+        current.default_branch,
+        current.head_oid,
+        None,
+        (old, bump),
+        frozenset(),
+        {},
+        current.server_time,
+    )
+    plan = promote.plan_command(
+        command=Command("promote", "prod"),
+        config=CONFIG,
+        state=with_branches,
+        files=FILES,
+        target_=found,
+        changelog=None,
+        request=REQUEST,
+        server_url="https://github.com",
+        ci_note=None,
+    )
+    assert plan.branch == f"scoutflow-gitops/promote-prod-{NEW[:12]}"
+    assert plan.existing_pr is None and plan.supersedes == (old,)
+    assert promote.same_promotion(with_branches, "prod", NEW) is None
