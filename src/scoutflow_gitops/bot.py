@@ -4,7 +4,7 @@ read again. Reads stop as soon as a decision is final (see ``bump`` and ``promot
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from scoutflow_gitops import bump, commands, gates, messages, promote
@@ -341,9 +341,9 @@ def _command_once(
             if isinstance(chosen, gates.Refusal):
                 return _refused(command, chosen)
             target, changelog = chosen
-        refusal = promote.evidence_gates(target, state.server_time)
-        if refusal is not None:
-            return _refused(command, refusal)
+        # Every gate is asked, so that one reply lists all that stand in the way and none of
+        # its advice is overtaken by a gate it did not mention.
+        refusals: list[gates.Refusal | None] = [promote.evidence_gates(target, state.server_time)]
         runs = host.list_workflow_runs(
             config.source.repository, target.candidate, branch=config.source.branch
         )
@@ -353,27 +353,28 @@ def _command_once(
             # Shown, never required: the image ran in this environment before.
             ci_note = failing
         else:
-            refusal = gates.ci_gate(target.candidate, failing)
-            if refusal is not None:
-                return _refused(command, refusal)
+            refusals.append(gates.ci_gate(target.candidate, failing))
         if command.kind == "promote":
             # Stage's tag was on the branch when CI deployed it; a force-push may have taken it
             # off since. One compare with the branch head tells.
             source = config.source
             held = host.compare(source.repository, target.candidate, source.branch)
-            refusal = gates.on_branch_gate(
-                target.candidate, held.status if held else None, source.repository, source.branch
+            refusals.append(
+                gates.on_branch_gate(
+                    target.candidate,
+                    held.status if held else None,
+                    source.repository,
+                    source.branch,
+                )
             )
-            if refusal is not None:
-                return _refused(command, refusal)
-        if target.current is not None and command.kind == "promote":
-            # A promotion lists what it brings; a rollback (above) what it takes back.
-            changelog = host.compare(config.source.repository, target.current, target.candidate)
-        if command.kind == "promote":
+            if target.current is not None:
+                # A promotion lists what it brings; a rollback (above) what it takes back.
+                changelog = host.compare(source.repository, target.current, target.candidate)
             relation = changelog.status if changelog else None
-            refusal = gates.ahead_gate(target.candidate, target.current, relation, env.name)
-            if refusal is not None:
-                return _refused(command, refusal)
+            refusals.append(gates.ahead_gate(target.candidate, target.current, relation, env.name))
+        standing = [refusal for refusal in refusals if refusal is not None]
+        if standing:
+            return _refused_all(command, standing)
 
     plan = promote.plan_command(
         command=command,
@@ -548,6 +549,21 @@ def _required_permission(config: PipelineConfig) -> Gate:
     if not gated:
         raise UserError("the pipeline config has no gated environment, so nobody may give commands")
     return max(gated, key=lambda gate: PERMISSION_RANK[gate.permission])
+
+
+def _refused_all(command: Command, refusals: Sequence[gates.Refusal]) -> Outcome:
+    """One refusal as ever; several in one reply, each gate with its own way forward."""
+    if len(refusals) == 1:
+        return _refused(command, refusals[0])
+    text = command.text()
+    names = ", ".join(refusal.gate for refusal in refusals)
+    return Outcome(
+        result="refused",
+        reason=f"{text} refused by the {names} gates: "
+        + "; ".join(refusal.reason for refusal in refusals),
+        environments=(command.environment,) if command.environment else (),
+        details=(messages.refusals_reply(text, [(r.gate, r.reason, r.fix) for r in refusals]),),
+    )
 
 
 def _refused(command: Command, refusal: gates.Refusal) -> Outcome:

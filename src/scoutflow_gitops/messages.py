@@ -385,6 +385,13 @@ def refusal_reply(command_text: str, gate: str, reason: str, fix: str) -> str:
     )
 
 
+def refusals_reply(command_text: str, refusals: Sequence[tuple[str, str, str]]) -> str:
+    """Several gates refused (gate, reason, fix): each is listed, and all must be met."""
+    lines = [f"`{command_text}` was refused by {len(refusals)} gates; all must pass:", ""]
+    lines += [f"- **{gate}**: {reason}. To go ahead: {fix}." for gate, reason, fix in refusals]
+    return "\n".join([*lines, "", "Nothing was changed."])
+
+
 def superseded_comment(number: int, url: str | None, candidate: str) -> str:
     """Why the bot closed a promotion PR: another SHA's promotion replaced it."""
     return (

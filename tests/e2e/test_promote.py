@@ -147,7 +147,9 @@ def test_promoting_what_prod_runs_or_an_unseen_sha_is_refused(
     assert same.result == "refused" and "differs gate" in same.outputs["reason"]
     unseen = live.info.app_commits[-1]
     other, issue = comment(live, tmp_path, "release-manager", f"/promote prod {unseen}")
-    assert other.result == "refused" and "promoted-from gate" in other.outputs["reason"]
+    # Every gate in the way is named: stage never ran it, and its CI never finished.
+    assert other.result == "refused"
+    assert "refused by the promoted-from, ci gates" in other.outputs["reason"]
     assert f"{unseen[:7]} has never been stage's image tag" in bot_replies(issue)[0]
 
 
@@ -387,3 +389,24 @@ def test_a_promotion_of_another_sha_opens_a_new_pr_and_no_approval_carries_over(
     assert again.result == "noop", again.outputs["reason"]
     assert f"PR #{new_number} already promotes {f[:7]}" in bot_replies(issue)[0]
     assert [w["path"] for w in again.writes if "graphql" in w["path"]] == []
+
+
+def test_every_gate_that_refuses_is_named_so_its_advice_holds(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """Before, the first refusal was the only one: "ask again after 11:30" from the soak gate,
+    and at 11:30 the CI gate refused instead. Stage runs the SHA, a re-run of one of its
+    workflows failed since, and it has not soaked: both gates are named at once."""
+    live = live_sandbox
+    sha = deploy_to_stage(live, tmp_path)
+    ci_event(live, sha, CI[0], "failure")
+    advance(live, 5)
+
+    run, issue = comment(live, tmp_path, "release-manager", "/promote prod")
+
+    assert run.result == "refused"
+    assert "refused by the soak, ci gates" in run.outputs["reason"]
+    (reply,) = bot_replies(issue)
+    assert reply.startswith("`/promote prod` was refused by 2 gates; all must pass:")
+    assert "- **soak**: " in reply and "- **ci**: " in reply
+    assert reactions(issue) == ["eyes", "confused"]
