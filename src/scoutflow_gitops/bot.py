@@ -344,6 +344,8 @@ def _command_once(
         # Every gate is asked, so that one reply lists all that stand in the way and none of
         # its advice is overtaken by a gate it did not mention.
         refusals: list[gates.Refusal | None] = [promote.evidence_gates(target, state.server_time)]
+        if command.kind == "promote" and env.gate is not None:
+            refusals.insert(0, gates.window_gate(state.server_time, env.gate.windows, env.name))
         runs = host.list_workflow_runs(
             config.source.repository, target.candidate, branch=config.source.branch
         )

@@ -11,9 +11,11 @@ import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, time
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
@@ -21,7 +23,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
 
-from scoutflow_gitops.errors import LocatedError
+from scoutflow_gitops.errors import LocatedError, UserError
 
 DEFAULT_CONFIG_PATH = ".github/scoutflow-gitops.yml"
 # Every branch the bot writes lives under this prefix, so one read finds them all.
@@ -92,6 +94,31 @@ def workflow_file(path: str) -> str:
     return path.split("@", 1)[0]
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """No promotion opens from ``start`` until ``end`` (both aware, in the windows' zone)."""
+
+    start: datetime
+    end: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Windows:
+    """When promotions may open: the weekdays (0 is Monday) and hours of ``zone``, outside
+    every freeze. Rollbacks are never held to them: an incident does not wait."""
+
+    zone: str
+    weekdays: tuple[int, ...]
+    start: time
+    # ``None``: until midnight.
+    end: time | None
+    freezes: tuple[Freeze, ...]
+
+
 @dataclass(frozen=True)
 class Gate:
     promoted_from: str
@@ -102,6 +129,7 @@ class Gate:
     labels: tuple[str, ...]
     # Who may roll this environment back: in an incident, not necessarily who may promote.
     rollback_permission: Permission = "maintain"
+    windows: Windows | None = None
 
 
 @dataclass(frozen=True)
@@ -313,9 +341,22 @@ def _build(tree: Any, path: str) -> PipelineConfig:
             labels=tuple(str(label) for label in bump.get("labels", ())),
         ),
         changelog_limit=int(tree.get("changelog_limit", 20)),
-        environments=tuple(_environment(item) for item in tree["environments"]),
+        environments=tuple(
+            _located(tree, path, index, item) for index, item in enumerate(tree["environments"])
+        ),
         merge_method=tree.get("merge_method", "squash"),
     )
+
+
+def _located(tree: Any, path: str, index: int, item: Mapping[str, Any]) -> Environment:
+    """An environment, with a problem the schema cannot see placed at its line."""
+    try:
+        return _environment(item)
+    except LocatedError:
+        raise
+    except UserError as exc:
+        line = line_of(tree, ["environments", index, "gate", "windows"])
+        raise LocatedError(path, line, exc.message, exc.hint) from None
 
 
 def _workflow(item: str | Mapping[str, Any]) -> RequiredWorkflow:
@@ -344,7 +385,43 @@ def _environment(item: Mapping[str, Any]) -> Environment:
             team_reviewers=tuple(str(t) for t in gate.get("team_reviewers", ())),
             labels=tuple(str(label) for label in gate.get("labels", ())),
             rollback_permission=gate.get("rollback_permission", "maintain"),
+            windows=_windows(gate["windows"]) if "windows" in gate else None,
         ),
+    )
+
+
+def _windows(item: Mapping[str, Any]) -> Windows:
+    """Built from schema-checked data; a zone or freeze GitHub's runner cannot read is a
+    ``UserError`` for the caller to place."""
+    name = str(item["time_zone"])
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(
+            f"gate.windows.time_zone: {name!r} is not a time zone this machine knows",
+            "use an IANA name such as Europe/Berlin (the tzdata package provides them)",
+        ) from None
+    start_text, end_text = str(item.get("hours", "00:00-24:00")).split("-")
+    start = time.fromisoformat(start_text)
+    end = None if end_text == "24:00" else time.fromisoformat(end_text)
+    if end is not None and end <= start:
+        raise UserError(f"gate.windows.hours: {item['hours']} ends before it starts")
+    freezes = []
+    for freeze in item.get("freezes", ()):
+        begins = datetime.fromisoformat(str(freeze["from"])).replace(tzinfo=zone)
+        ends = datetime.fromisoformat(str(freeze["until"])).replace(tzinfo=zone)
+        if ends <= begins:
+            raise UserError(
+                f"gate.windows.freezes: {freeze['from']} is not before {freeze['until']}"
+            )
+        freezes.append(Freeze(begins, ends, str(freeze.get("reason", "")).strip()))
+    days = item.get("weekdays", WEEKDAYS)
+    return Windows(
+        zone=name,
+        weekdays=tuple(sorted(WEEKDAYS.index(str(day)) for day in days)),
+        start=start,
+        end=end,
+        freezes=tuple(freezes),
     )
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from scoutflow_gitops.config import PERMISSION_RANK, Permission
+from scoutflow_gitops.config import PERMISSION_RANK, Permission, Windows
 from scoutflow_gitops.model import Relation
 
 
@@ -88,6 +89,65 @@ def on_branch_gate(
         f"{candidate[:7]} is not on {repository}'s {branch} (any more)",
         f"promote only commits of {branch}; merge the change there and let it reach stage",
     )
+
+
+# How far ahead the next opening of a window is looked for.
+WINDOW_HORIZON_DAYS = 400
+
+
+def window_gate(now: datetime, windows: Windows | None, env: str) -> Refusal | None:
+    """A promotion opens only inside the gate's windows (GitHub's clock, the windows' zone);
+    the refusal says when the next one opens."""
+    if windows is None:
+        return None
+    zone = ZoneInfo(windows.zone)
+    here = now.astimezone(zone)
+    if _open_at(here, windows):
+        return None
+    freeze = next((f for f in windows.freezes if f.start <= here < f.end), None)
+    why = (
+        f"{env} is frozen until {freeze.end:%Y-%m-%d %H:%M} {windows.zone}"
+        + (f" ({freeze.reason})" if freeze.reason else "")
+        if freeze is not None
+        else f"promotions to {env} open {_describe(windows)}"
+    )
+    opens = _next_opening(here, windows)
+    if opens is None:
+        return Refusal("window", why, f"no window opens within {WINDOW_HORIZON_DAYS} days")
+    utc = opens.astimezone(UTC)
+    return Refusal(
+        "window",
+        why,
+        f"ask again after {opens:%Y-%m-%d %H:%M} {windows.zone} ({utc:%Y-%m-%d %H:%M} UTC)",
+    )
+
+
+def _open_at(moment: datetime, windows: Windows) -> bool:
+    if moment.weekday() not in windows.weekdays:
+        return False
+    clock = moment.time().replace(tzinfo=None)
+    if clock < windows.start or (windows.end is not None and clock >= windows.end):
+        return False
+    return not any(f.start <= moment < f.end for f in windows.freezes)
+
+
+def _next_opening(here: datetime, windows: Windows) -> datetime | None:
+    """The first moment after ``here`` a window is open: a day's opening time, or the end of
+    a freeze that falls inside a window."""
+    zone = here.tzinfo
+    moments = [f.end for f in windows.freezes if f.end > here]
+    for offset in range(WINDOW_HORIZON_DAYS + 1):
+        day = here.date() + timedelta(days=offset)
+        moments.append(datetime.combine(day, windows.start, tzinfo=zone))
+    opening = sorted(m for m in moments if m > here and _open_at(m, windows))
+    return opening[0] if opening else None
+
+
+def _describe(windows: Windows) -> str:
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    days = ", ".join(names[day] for day in windows.weekdays)
+    end = windows.end.strftime("%H:%M") if windows.end is not None else "24:00"
+    return f"{days}, {windows.start:%H:%M}-{end} {windows.zone}"
 
 
 def rollback_gate(

@@ -8,12 +8,13 @@ production PR opens (never merged by the bot); stage is rolled back and held, th
 from __future__ import annotations
 
 import json
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from scoutflow_gitops.sandbox.control import post_comment
+from scoutflow_gitops.sandbox.control import post_comment, push_commit
 from scoutflow_gitops.sandbox.faults import Fault, add_fault
 from tests.e2e.harness import (
     CI,
@@ -59,6 +60,15 @@ def files_on_main(live: LiveSandbox) -> set[str]:
     repo = live.sandbox.repo(GITOPS)
     head = live.sandbox.branch_head(repo, "main")
     return set(repo.git.flat_tree(repo.git.commit_info(head).tree))
+
+
+def values_on_main_path(live: LiveSandbox, path: str) -> bytes:
+    """A file of the GitOps repository's main branch, as the bot would read it."""
+    repo = live.sandbox.repo(GITOPS)
+    with live.sandbox.lock:
+        head = live.sandbox.branch_head(repo, "main")
+        entry = repo.git.flat_tree(repo.git.commit_info(head).tree)[path]
+        return repo.git.blob(entry.sha)
 
 
 def advance(live: LiveSandbox, minutes: int) -> None:
@@ -410,3 +420,35 @@ def test_every_gate_that_refuses_is_named_so_its_advice_holds(
     assert reply.startswith("`/promote prod` was refused by 2 gates; all must pass:")
     assert "- **soak**: " in reply and "- **ci**: " in reply
     assert reactions(issue) == ["eyes", "confused"]
+
+
+def test_a_freeze_holds_promotions_and_says_when_they_open_again(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    live = live_sandbox
+    sha = deploy_to_stage(live, tmp_path)
+    now = live.sandbox.clock.now().astimezone(UTC).replace(second=0, microsecond=0)
+    until = now + timedelta(hours=2)
+    config = values_on_main_path(live, ".github/scoutflow-gitops.yml").decode()
+    windows = (
+        "      windows:\n"
+        "        time_zone: UTC\n"
+        "        freezes:\n"
+        f'          - {{from: "{now:%Y-%m-%dT%H:%M}", until: "{until:%Y-%m-%dT%H:%M}", '
+        "reason: release freeze}\n"
+    )
+    frozen = config.replace("      reviewers:\n", windows + "      reviewers:\n", 1)
+    assert frozen != config
+    push_commit(live.sandbox, GITOPS, {".github/scoutflow-gitops.yml": frozen}, message="Freeze")
+    advance(live, 31)
+
+    run, issue = comment(live, tmp_path, "release-manager", "/promote prod")
+
+    assert run.result == "refused" and "window gate" in run.outputs["reason"]
+    reply = bot_replies(issue)[0]
+    assert f"prod is frozen until {until:%Y-%m-%d %H:%M} UTC (release freeze)" in reply
+    assert f"ask again after {until:%Y-%m-%d %H:%M} UTC" in reply
+    advance(live, 90)
+    after, _ = comment(live, tmp_path, "release-manager", "/promote prod")
+    assert after.result == "opened", after.outputs["reason"]
+    assert bump_pulls(live)[-1].title == f"Promote {sha[:7]} to prod"

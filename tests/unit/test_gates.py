@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scoutflow_gitops import gates
-from scoutflow_gitops.config import Gate
+from scoutflow_gitops.config import Gate, Windows
 
 GATE = Gate("stage", 30, "maintain", ("release-manager",), (), ("promotion",))
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -104,3 +104,96 @@ def test_a_sha_that_left_stage_too_soon_never_soaks() -> None:
     periods = gates.timeline([("c2", at(10), C, None, None), ("c1", at(0), B, None, None)])
     refusal = gates.soak_gate(B, "stage", periods, at(500), 30)
     assert refusal is not None and "left stage too soon" in refusal.fix
+
+
+# -- promotion windows -----------------------------------------------------------------------
+
+WINDOWED = """
+version: 1
+source: {repository: o/app, required_workflows: [.github/workflows/ci.yml]}
+environments:
+  - {name: stage, values_file: s.yaml, image_tag_key: image.tag, follows_ci: true, merge: auto}
+  - name: prod
+    values_file: p.yaml
+    image_tag_key: image.tag
+    follows_ci: false
+    merge: none
+    gate:
+      promoted_from: stage
+      windows:
+        time_zone: Europe/Berlin
+        weekdays: [mon, tue, wed, thu]
+        hours: "09:00-16:00"
+        freezes:
+          - {from: "2026-12-21", until: "2027-01-04T09:00", reason: year-end freeze}
+"""
+
+
+def _windows() -> Windows:
+    from scoutflow_gitops.config import load_config
+
+    prod = load_config(WINDOWED).environment("prod")
+    assert prod is not None and prod.gate is not None and prod.gate.windows is not None
+    return prod.gate.windows
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "opens", "words"),
+    [
+        # Tuesday 1 December 2026, 10:00 in Berlin (UTC+1): open.
+        ("2026-12-01T09:00", None, ""),
+        # Before hours: today at 09:00 Berlin.
+        ("2026-12-01T07:30", "2026-12-01 09:00 Europe/Berlin (2026-12-01 08:00 UTC)", "open Mon"),
+        # Thursday after hours: Friday is not a window day, so Monday.
+        ("2026-12-03T15:30", "2026-12-07 09:00 Europe/Berlin (2026-12-07 08:00 UTC)", "open Mon"),
+        # In the freeze: it ends on Monday 4 January at 09:00, inside that day's window.
+        (
+            "2026-12-22T10:00",
+            "2027-01-04 09:00 Europe/Berlin (2027-01-04 08:00 UTC)",
+            "frozen until 2027-01-04 09:00 Europe/Berlin (year-end freeze)",
+        ),
+    ],
+    ids=["open", "before-hours", "over-the-weekend", "frozen"],
+)
+def test_a_promotion_opens_only_in_a_window_and_is_told_when_the_next_opens(
+    now: str, opens: str | None, words: str
+) -> None:
+    refusal = gates.window_gate(_utc(now), _windows(), "prod")
+    if opens is None:
+        assert refusal is None
+        return
+    assert refusal is not None and refusal.gate == "window"
+    assert words in refusal.reason
+    assert refusal.fix == f"ask again after {opens}"
+
+
+def test_the_window_follows_daylight_saving_time() -> None:
+    """Summer in Berlin is UTC+2: 09:00 there is 07:00 UTC (Monday 6 July 2026)."""
+    refusal = gates.window_gate(_utc("2026-07-06T06:30"), _windows(), "prod")
+    assert refusal is not None
+    assert refusal.fix == "ask again after 2026-07-06 09:00 Europe/Berlin (2026-07-06 07:00 UTC)"
+    assert gates.window_gate(_utc("2026-07-06T07:00"), _windows(), "prod") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (("Europe/Berlin", "Mars/Olympus"), "is not a time zone this machine knows"),
+        (('"09:00-16:00"', '"16:00-09:00"'), "ends before it starts"),
+        (('until: "2027-01-04T09:00"', 'until: "2026-12-01"'), "is not before"),
+        (("[mon, tue, wed, thu]", "[mon, funday]"), "funday"),
+    ],
+    ids=["unknown-zone", "hours-backwards", "freeze-backwards", "bad-weekday"],
+)
+def test_a_window_that_cannot_work_is_a_config_error_at_its_line(
+    change: tuple[str, str], words: str
+) -> None:
+    from scoutflow_gitops.config import load_config
+    from scoutflow_gitops.errors import UserError
+
+    with pytest.raises(UserError, match=words):
+        load_config(WINDOWED.replace(*change))
