@@ -107,10 +107,13 @@ def _the_promotion_chapter(text: str, deployed: str, new: str) -> None:
         text,
         re.M,
     )
-    # Where things end: dev and stage on the fix, prod where it was with its PR still open.
+    # Stage's rollback quarantines what it ran and closes the prod PR that promoted it.
+    assert re.search(rf"^ +\+\+\+ b/\.github/quarantine/{new}[0-9a-f]{{33}}\.yml$", text, re.M)
+    assert re.search(rf"^ +> .*closed #{pr[1]}, which$", text, re.M)
+    # Where things end: dev and stage on the fix, prod where it was, no PR left open.
     rows = dict(re.findall(r"^ +(dev|stage|prod) +([0-9a-f]{7}) ", text, re.M))
     assert rows == {"dev": fix[1], "stage": fix[1], "prod": deployed}
-    assert re.search(rf'^ +open: PR #{pr[1]} "Promote {new} to prod"$', text, re.M)
+    assert not re.search(r"^ +open: PR", text, re.M)
     assert re.search(r"^ +on hold: none$", text, re.M)
     assert re.search(
         r"^The bot ran 16 jobs \(11 for CI runs, 5 for comments\) and made \d+ API requests",

@@ -682,3 +682,44 @@ def test_in_a_merge_queue_the_rollback_licence_is_the_queued_prs_author(
     assert result == code, out.getvalue()
     # Refused as no rollback: offline, as this token cannot read the source repository.
     assert out.getvalue().startswith("environments/prod/values.yaml:10: GUARD") is (code == 1)
+
+
+def _quarantine(repo: Path, sha: str) -> None:
+    """Base history in which a rollback quarantined ``sha``."""
+    (repo / ".github/quarantine").mkdir(parents=True, exist_ok=True)
+    (repo / f".github/quarantine/{sha}.yml").write_text(f'sha: "{sha}"\n')
+    git(repo, "add", ".")
+    on_base(repo, f"quarantine {sha[:7]}", ago(60))
+
+
+def test_a_pr_that_moves_an_environment_to_a_quarantined_sha_fails(
+    live_sandbox: LiveSandbox, repo: Path
+) -> None:
+    """The attack: stage was rolled back from a SHA; a person's PR (or Renovate's) sets dev to
+    it again. Only the guard sees writers other than the bot."""
+    bad = live_sandbox.info.app_commits[-1]
+    _quarantine(repo, bad)
+    set_tag(repo, "dev", bad)
+    git(repo, "commit", "-qam", "dev to the bad one")
+
+    code, out = guard(live_sandbox, repo)
+
+    assert code == 1
+    assert f"GUARD004 moves dev to {bad[:7]}, which is quarantined" in out
+
+
+@pytest.mark.parametrize(
+    ("author", "code"), [(PERSON, 1), ((BOT, "Bot"), 0)], ids=["person", "bot"]
+)
+def test_only_the_bots_pr_lifts_a_quarantine(
+    live_sandbox: LiveSandbox, repo: Path, author: tuple[str, str], code: int
+) -> None:
+    bad = live_sandbox.info.app_commits[-1]
+    _quarantine(repo, bad)
+    git(repo, "rm", "-q", f".github/quarantine/{bad}.yml")
+    git(repo, "commit", "-qm", "lift it")
+
+    result, out = guard(live_sandbox, repo, author=author)
+
+    assert result == code, out
+    assert (f"GUARD004 removes the quarantine of {bad[:7]}" in out) is (code == 1)

@@ -12,6 +12,7 @@ from scoutflow_gitops.apply import PullRequestPlan, Waiting, apply_plan, check_m
 from scoutflow_gitops.commands import Command
 from scoutflow_gitops.config import (
     PERMISSION_RANK,
+    QUARANTINE_DIR,
     Gate,
     MergeMethod,
     Permission,
@@ -21,6 +22,7 @@ from scoutflow_gitops.config import (
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.events import CommentEvent, DispatchEvent, WorkflowRunEvent
 from scoutflow_gitops.model import (
+    BotBranch,
     Comparison,
     GitopsState,
     Outcome,
@@ -76,6 +78,14 @@ def bump_to(
             screened = screen(config)
             if screened is not None:
                 return screened
+            if candidate in state.quarantined:
+                return Outcome(
+                    result="refused",
+                    reason=f"{candidate[:7]} is quarantined ({QUARANTINE_DIR}/{candidate}.yml): "
+                    f"an environment was rolled back from it; `/unquarantine {candidate}` "
+                    "lifts it; nothing was changed",
+                    image_tag=candidate,
+                )
             if passed is None:
                 runs = host.list_workflow_runs(
                     config.source.repository, candidate, branch=config.source.branch
@@ -264,10 +274,12 @@ def run_command(
             for env in config.environments
             if env.gate
         ]
+        quarantine = Command("quarantine", sha="0" * 40)
         text = messages.help_reply(
             _required_permission(config).permission,
             gated,
             [env.name for env in config.environments],
+            _permission_for(quarantine, config)[0],
         )
         return Outcome(result="noop", reason="replied with the list of commands", details=(text,))
 
@@ -302,6 +314,8 @@ def _command_once(
     config: PipelineConfig,
 ) -> Outcome | None:
     """One read-decide-write pass; ``None`` when a write lost a race and it must start over."""
+    if command.kind in ("quarantine", "unquarantine"):
+        return _quarantine_once(command, request, host, settings, state, config)
     env = config.environment(command.environment or "")
     assert env is not None, "the command parser only names configured environments"
     target: promote.Target | None = None
@@ -327,7 +341,7 @@ def _command_once(
         if command.kind == "promote":
             same = promote.same_promotion(state, env.name, target.candidate)
             if same is not None:
-                return Outcome(
+                noop = Outcome(
                     result="noop",
                     reason=f"PR #{same.number} already promotes {target.candidate[:7]} to "
                     f"{env.name}; nothing was changed",
@@ -336,6 +350,13 @@ def _command_once(
                     pr_number=same.number,
                     pr_url=same.url,
                 )
+                # A close that failed when this PR was opened is finished now.
+                others = tuple(
+                    b
+                    for b in promote.open_promotions(state, env.name)
+                    if b.pull_request is not None and b.pull_request.number != same.number
+                )
+                return _close_superseded(others, noop, target.candidate, host, settings, state)
         if command.kind == "rollback":
             chosen = _older_option(target, host, config.source.repository)
             if isinstance(chosen, gates.Refusal):
@@ -344,6 +365,8 @@ def _command_once(
         # Every gate is asked, so that one reply lists all that stand in the way and none of
         # its advice is overtaken by a gate it did not mention.
         refusals: list[gates.Refusal | None] = [promote.evidence_gates(target, state.server_time)]
+        if command.kind == "promote":
+            refusals.insert(0, gates.quarantine_gate(target.candidate, state.quarantined))
         if command.kind == "promote" and env.gate is not None:
             refusals.insert(0, gates.window_gate(state.server_time, env.gate.windows, env.name))
         runs = host.list_workflow_runs(
@@ -403,15 +426,37 @@ def _command_once(
     )
     if outcome is None or settings.dry_run or outcome.pr_number is None:
         return outcome
+    outcome = _close_superseded(
+        plan.supersedes, outcome, plan.candidate or "", host, settings, state
+    )
+    if command.kind == "rollback" and outcome.result == "merged" and target and target.current:
+        outcome = _close_quarantined(target.current, outcome, host, settings, state, config)
+    return outcome
+
+
+QUARANTINE_LABEL = "quarantined"
+
+
+def _close_superseded(
+    branches: Sequence[BotBranch],
+    outcome: Outcome,
+    candidate: str,
+    host: GitHost,
+    settings: Settings,
+    state: GitopsState,
+) -> Outcome:
+    """Close the promotion PRs of other SHAs, each with a link to the one that stands."""
+    if settings.dry_run or outcome.pr_number is None:
+        return outcome
     closed = []
-    for old in plan.supersedes:
+    for old in branches:
         assert old.pull_request is not None, "open_promotions holds open PRs only"
         host.close_pull_request(
             settings.gitops_repository,
             state.repository_id,
             old.pull_request,
             (old.name, old.oid),
-            messages.superseded_comment(outcome.pr_number, outcome.pr_url, plan.candidate or ""),
+            messages.superseded_comment(outcome.pr_number, outcome.pr_url, candidate),
         )
         closed.append(f"#{old.pull_request.number}")
     if not closed:
@@ -419,6 +464,40 @@ def _command_once(
     return replace(
         outcome,
         reason=f"{outcome.reason}; closed {', '.join(closed)}, which promoted another SHA",
+    )
+
+
+def _close_quarantined(
+    bad: str,
+    outcome: Outcome,
+    host: GitHost,
+    settings: Settings,
+    state: GitopsState,
+    config: PipelineConfig,
+) -> Outcome:
+    """The rollback that quarantined ``bad`` is merged: an open promotion PR carrying it is
+    labelled, told why and closed, so nobody merges what was just rolled back from."""
+    closed = []
+    for env in config.environments:
+        if env.gate is None:
+            continue
+        for branch in promote.open_promotions(state, env.name):
+            pr = branch.pull_request
+            if pr is None or messages.plan_candidate(pr.body) != bad:
+                continue
+            host.add_labels(settings.gitops_repository, pr.number, (QUARANTINE_LABEL,))
+            host.close_pull_request(
+                settings.gitops_repository,
+                state.repository_id,
+                pr,
+                (branch.name, branch.oid),
+                messages.quarantined_comment(bad, outcome.pr_number, outcome.pr_url),
+            )
+            closed.append(f"#{pr.number}")
+    if not closed:
+        return outcome
+    return replace(
+        outcome, reason=f"{outcome.reason}; closed {', '.join(closed)}, which promoted {bad[:7]}"
     )
 
 
@@ -530,6 +609,40 @@ def _older_option(
     return limited
 
 
+def _quarantine_once(
+    command: Command,
+    request: promote.Request,
+    host: GitHost,
+    settings: Settings,
+    state: GitopsState,
+    config: PipelineConfig,
+) -> Outcome | None:
+    """Put a SHA into quarantine, or lift it: a PR adding or deleting its record."""
+    assert command.sha is not None, "the parser always gives a quarantine command its SHA"
+    held = command.sha in state.quarantined
+    if command.kind == "quarantine" and held:
+        refusal = gates.Refusal(
+            "quarantine", f"{command.sha[:7]} is quarantined already", "nothing to do"
+        )
+        return _refused(command, refusal)
+    if command.kind == "unquarantine" and not held:
+        refusal = gates.Refusal(
+            "quarantine", f"{command.sha[:7]} is not quarantined", "nothing to lift"
+        )
+        return _refused(command, refusal)
+    plan = promote.plan_quarantine(command, config, state, request)
+    return _carry_out(
+        plan,
+        state,
+        host,
+        settings,
+        what=plan.title[0].lower() + plan.title[1:],
+        image_tag=command.sha,
+        environments=(),
+        merge_method=config.merge_method,
+    )
+
+
 def _permission_for(command: Command, config: PipelineConfig) -> tuple[Permission, str]:
     """What role a command needs, and the words for it: a gated environment's own setting
     for promoting and for rolling back; the strictest gate's for everything else."""
@@ -538,6 +651,16 @@ def _permission_for(command: Command, config: PipelineConfig) -> tuple[Permissio
         return env.gate.permission, f"promoting to {env.name}"
     if env is not None and env.gate is not None and command.kind == "rollback":
         return env.gate.rollback_permission, f"rolling {env.name} back"
+    if command.kind in ("quarantine", "unquarantine"):
+        # What a rollback records, only who may roll back may add or lift by hand.
+        gated = [e.gate for e in config.environments if e.gate is not None]
+        needed = max(
+            (gate.rollback_permission for gate in gated),
+            key=lambda role: PERMISSION_RANK[role],
+            default=_required_permission(config).permission,
+        )
+        verb = "quarantining" if command.kind == "quarantine" else "lifting the quarantine of"
+        return needed, f"{verb} {(command.sha or '')[:7]}"
     doing = {"rollback": "rolling back", "release": "releasing a hold", "bump": "a manual bump"}
     words = doing.get(command.kind, command.kind)
     if env is not None:

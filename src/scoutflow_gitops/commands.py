@@ -18,10 +18,10 @@ from scoutflow_gitops.events import SHA_RE
 
 # A comment longer than this is not a command anyone typed; it is ignored unread.
 MAX_COMMENT_CHARS = 65536
-COMMAND_WORDS = ("/promote", "/rollback", "/release")
+COMMAND_WORDS = ("/promote", "/rollback", "/release", "/quarantine", "/unquarantine")
 _ARGUMENT_RE = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
 
-Kind = Literal["promote", "rollback", "release", "help", "bump"]
+Kind = Literal["promote", "rollback", "release", "help", "bump", "quarantine", "unquarantine"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ def parse_comment(body: str, config: PipelineConfig) -> Command | None:
         return _promote(args, config)
     if word == "/rollback":
         return _rollback(args, config)
+    if word in ("/quarantine", "/unquarantine"):
+        return _quarantine(word.removeprefix("/"), args, config)
     return _release(args, config)
 
 
@@ -84,20 +86,25 @@ def parse_dispatch(inputs: Mapping[str, str], config: PipelineConfig) -> Command
         return _rollback([environment or "", *([sha] if sha else [])], config)
     if kind == "release":
         return _release([environment or ""], config)
+    if kind in ("quarantine", "unquarantine"):
+        return _quarantine(kind, [sha] if sha else [], config)
     if kind == "bump":
         if sha is None:
             raise UserError("bump needs the sha input: the full commit to deploy to dev and stage")
         return Command("bump", sha=sha)
     raise UserError(
         f"unknown command {_quote(kind)}",
-        "choose one of promote, rollback, release, bump",
+        "choose one of promote, rollback, release, quarantine, unquarantine, bump",
     )
 
 
 def usage(config: PipelineConfig) -> str:
     gated = [env.name for env in config.environments if env.gate]
     target = gated[0] if gated else "ENV"
-    return f"`/promote {target} [SHA]`, `/rollback ENV [SHA]`, `/release ENV` or `/promote help`"
+    return (
+        f"`/promote {target} [SHA]`, `/rollback ENV [SHA]`, `/release ENV`, `/quarantine SHA`, "
+        "`/unquarantine SHA` or `/promote help`"
+    )
 
 
 def _promote(args: list[str], config: PipelineConfig) -> Command:
@@ -129,6 +136,12 @@ def _release(args: list[str], config: PipelineConfig) -> Command:
     if not env.follows_ci:
         raise UserError(f"{env.name} does not follow CI, so it is never on hold")
     return Command("release", env.name)
+
+
+def _quarantine(kind: str, args: list[str], config: PipelineConfig) -> Command:
+    if len(args) != 1:
+        raise UserError(f"`/{kind}` takes exactly one full SHA", usage(config))
+    return Command("quarantine" if kind == "quarantine" else "unquarantine", sha=_sha(args[0]))
 
 
 def _environment(name: str, config: PipelineConfig) -> Environment:

@@ -30,6 +30,8 @@ DEFAULT_CONFIG_PATH = ".github/scoutflow-gitops.yml"
 BOT_BRANCH_PREFIX = "scoutflow-gitops/"
 # An environment on hold has a file <env>.yml here on the default branch (see `/rollback`).
 HOLDS_DIR = ".github/holds"
+# A SHA an environment was rolled back from: never deployed again while its file is here.
+QUARANTINE_DIR = ".github/quarantine"
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 # A pipeline config is a page of YAML; anything far larger is a mistake or an attack.
 MAX_CONFIG_BYTES = 256 * 1024
@@ -127,7 +129,8 @@ class Gate:
     reviewers: tuple[str, ...]
     team_reviewers: tuple[str, ...]
     labels: tuple[str, ...]
-    # Who may roll this environment back: in an incident, not necessarily who may promote.
+    # Who may roll this environment back: in an incident, not necessarily who may promote
+    # (the config's default is the gate's own ``permission``).
     rollback_permission: Permission = "maintain"
     windows: Windows | None = None
 
@@ -384,7 +387,7 @@ def _environment(item: Mapping[str, Any]) -> Environment:
             reviewers=tuple(str(r) for r in gate.get("reviewers", ())),
             team_reviewers=tuple(str(t) for t in gate.get("team_reviewers", ())),
             labels=tuple(str(label) for label in gate.get("labels", ())),
-            rollback_permission=gate.get("rollback_permission", "maintain"),
+            rollback_permission=gate.get("rollback_permission", gate.get("permission", "maintain")),
             windows=_windows(gate["windows"]) if "windows" in gate else None,
         ),
     )

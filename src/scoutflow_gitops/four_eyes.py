@@ -139,7 +139,7 @@ def _handle(args: argparse.Namespace) -> int:
         _check_checkout(args.repo, target, status_sha)
         gated = gated_moves(args.repo, target, datetime.now(UTC))
         if not gated:
-            verdict = approval.no_gated_move(())
+            verdict = approval.no_gated_move()
         else:
             facts = host.read_pull_facts(repository, target.number)
             if facts is None:

@@ -58,9 +58,7 @@ def timeline(
     return tuple(periods)
 
 
-def permission_gate(
-    user: str, role: str | None, needed: Permission, doing: str = "promoting"
-) -> Refusal | None:
+def permission_gate(user: str, role: str | None, needed: Permission, doing: str) -> Refusal | None:
     """``doing`` names what is asked ("promoting", "rolling back stage") in the refusal."""
     if role is None:
         return Refusal(
@@ -148,6 +146,18 @@ def _describe(windows: Windows) -> str:
     days = ", ".join(names[day] for day in windows.weekdays)
     end = windows.end.strftime("%H:%M") if windows.end is not None else "24:00"
     return f"{days}, {windows.start:%H:%M}-{end} {windows.zone}"
+
+
+def quarantine_gate(candidate: str, quarantined: frozenset[str]) -> Refusal | None:
+    """A SHA an environment was rolled back from is never promoted until it is lifted."""
+    if candidate not in quarantined:
+        return None
+    return Refusal(
+        "quarantine",
+        f"{candidate[:7]} is quarantined: an environment was rolled back from it",
+        f"if it is fixed after all, someone with the rollback role comments `/unquarantine "
+        f"{candidate}`",
+    )
 
 
 def rollback_gate(

@@ -24,7 +24,7 @@ from github import Auth, Github, GithubException
 
 from scoutflow_gitops import messages
 from scoutflow_gitops.approval import PullFacts, Review
-from scoutflow_gitops.config import BOT_BRANCH_PREFIX, HOLDS_DIR, MergeMethod
+from scoutflow_gitops.config import BOT_BRANCH_PREFIX, HOLDS_DIR, QUARANTINE_DIR, MergeMethod
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.model import (
     BotBranch,
@@ -73,9 +73,12 @@ _PR_FIELDS = (
 BRANCH_PRS = 5
 _COMMIT_FIELDS = "oid messageHeadline url author { name user { login } }"
 
+# A quarantine record is named after its full SHA; anything else in the directory is not one.
+SHA_FILE = re.compile(r"\A[0-9a-f]{40}\Z")
+
 STATE_QUERY = f"""
 query GitopsState($owner: String!, $name: String!, $configPath: String!, $holds: String!,
-                  $prefix: String!) {{
+                  $quarantine: String!, $prefix: String!) {{
   repository(owner: $owner, name: $name) {{
     id
     autoMergeAllowed squashMergeAllowed mergeCommitAllowed rebaseMergeAllowed
@@ -87,6 +90,9 @@ query GitopsState($owner: String!, $name: String!, $configPath: String!, $holds:
         ... on Commit {{
           config: file(path: $configPath) {{ object {{ ... on Blob {{ text isBinary }} }} }}
           holds: file(path: $holds) {{ object {{ ... on Tree {{ entries {{ name }} }} }} }}
+          quarantine: file(path: $quarantine) {{
+            object {{ ... on Tree {{ entries {{ name }} }} }}
+          }}
         }}
       }}
     }}
@@ -542,6 +548,7 @@ class GitHubHost:
                 "name": name,
                 "configPath": config_path,
                 "holds": HOLDS_DIR,
+                "quarantine": QUARANTINE_DIR,
                 "prefix": f"refs/heads/{BOT_BRANCH_PREFIX}",
             },
             repositories={"repository": repository},
@@ -565,6 +572,7 @@ class GitHubHost:
                 "commit the pipeline config as UTF-8 text",
             )
         hold_entries = ((target.get("holds") or {}).get("object") or {}).get("entries") or []
+        quarantine = ((target.get("quarantine") or {}).get("object") or {}).get("entries") or []
         branches = tuple(
             BotBranch(
                 name=BOT_BRANCH_PREFIX + node["name"],
@@ -587,6 +595,12 @@ class GitHubHost:
             labels={label["name"]: label["id"] for label in repo["labels"]["nodes"]},
             server_time=_server_time(headers),
             merge_settings=_merge_settings(repo),
+            quarantined=frozenset(
+                entry["name"].removesuffix(".yml")
+                for entry in quarantine
+                if entry["name"].endswith(".yml")
+                and SHA_FILE.match(entry["name"].removesuffix(".yml"))
+            ),
         )
 
     def list_workflow_runs(

@@ -146,3 +146,13 @@ def rev_parse(repo: Path, revision: str) -> str | None:
     if result.returncode != 0:
         return None
     return result.stdout.decode().strip() or None
+
+
+def list_dir(repo: Path, revision: str, directory: str) -> tuple[str, ...]:
+    """The names of the files directly in ``directory`` at ``revision`` (none if absent)."""
+    if revision.startswith("-"):
+        raise UserError(f"{revision!r} is not a revision")
+    result = _run(repo, "ls-tree", "--name-only", f"{revision}:{directory}")
+    if result.returncode != 0:
+        return ()
+    return tuple(line for line in result.stdout.decode("utf-8", "replace").splitlines() if line)

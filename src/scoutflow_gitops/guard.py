@@ -37,6 +37,7 @@ from scoutflow_gitops import gates, gitlog, messages, overrides, yamledit
 from scoutflow_gitops.config import (
     DEFAULT_CONFIG_PATH,
     HOLDS_DIR,
+    QUARANTINE_DIR,
     Environment,
     PipelineConfig,
     load_config,
@@ -390,6 +391,38 @@ def _lineage_finding(move: TagMove, refusal: gates.Refusal) -> Finding:
     )
 
 
+def quarantine_findings(
+    repo: Path, base: str, head: str, moves: Sequence[TagMove], by_bot: bool
+) -> tuple[Finding, ...]:
+    """GUARD004: a move to a SHA quarantined on the base branch (an environment was rolled
+    back from it), and a quarantine record removed by a PR that is not the bot's
+    (`/unquarantine`, which the rollback role asks for)."""
+    records = {name.removesuffix(".yml") for name in gitlog.list_dir(repo, base, QUARANTINE_DIR)}
+    found = [
+        Finding(
+            move.path,
+            move.line,
+            "GUARD004",
+            f"moves {move.env} to {move.new[:7]}, which is quarantined "
+            f"({QUARANTINE_DIR}/{move.new}.yml): an environment was rolled back from it",
+        )
+        for move in moves
+        if move.new is not None and move.new in records
+    ]
+    if not by_bot:
+        kept = {name.removesuffix(".yml") for name in gitlog.list_dir(repo, head, QUARANTINE_DIR)}
+        found += [
+            Finding(
+                f"{QUARANTINE_DIR}/{sha}.yml",
+                1,
+                "GUARD004",
+                f"removes the quarantine of {sha[:7]}; only `/unquarantine {sha}` may lift it",
+            )
+            for sha in sorted(records - kept)
+        ]
+    return tuple(found)
+
+
 def application_findings(repo: Path, base: str, head: str) -> tuple[Finding, ...]:
     """Argo CD overrides in the PR's Applications, judged with the base's config: an
     Application that loads another values file or sets the image tag itself would move an
@@ -408,7 +441,8 @@ def application_findings(repo: Path, base: str, head: str) -> tuple[Finding, ...
 
 def _handle(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
-    found = plan(args.repo, args.base, args.head, read_author(args.event_path), args.bot_login, now)
+    author = read_author(args.event_path)
+    found = plan(args.repo, args.base, args.head, author, args.bot_login, now)
     annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     if found.config_changes:
         _notice(
@@ -417,9 +451,12 @@ def _handle(args: argparse.Namespace) -> int:
             annotate,
         )
     argo = application_findings(args.repo, args.base, args.head)
-    if argo:
-        # Offline and final: no history is needed to refuse an override.
-        return _report(list(argo), len(found.moves), annotate)
+    held = quarantine_findings(
+        args.repo, args.base, args.head, found.moves, is_bot(author, args.bot_login)
+    )
+    if argo or held:
+        # Offline and final: no history is needed to refuse an override or a quarantine.
+        return _report([*argo, *held], len(found.moves), annotate)
     if not found.moves:
         print("guard: no environment changes its image tag", file=sys.stderr)
         return 0

@@ -130,6 +130,11 @@ def plan_requester(body: str) -> str | None:
     return _plan_field(body, "requested_by")
 
 
+def plan_environment(body: str) -> str | None:
+    """The environment a command PR's plan marker names."""
+    return _plan_field(body, "environment")
+
+
 def plan_requester_id(body: str) -> int | None:
     """Their GitHub account id, which survives a rename of the login."""
     value = _plan_value(body, "requested_by_id")
@@ -378,6 +383,20 @@ def hold_file(env: str, user: str, url: str, tag: str | None) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def quarantine_file(sha: str, env: str, user: str, url: str) -> bytes:
+    """The record that keeps a SHA an environment was rolled back from out of every
+    environment; data only, no code."""
+    lines = [
+        f"# {sha[:7]} is quarantined: the CI bump never deploys it and `/promote` never",
+        f"# proposes it while this file exists. `/unquarantine {sha}` lifts it.",
+        f"sha: {json.dumps(sha)}",
+        f"rolled_back_from_in: {json.dumps(env)}",
+        f"by: {json.dumps(user)}",
+        f"requested: {json.dumps(url)}",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
 def refusal_reply(command_text: str, gate: str, reason: str, fix: str) -> str:
     return (
         f"`{command_text}` was refused by the **{gate}** gate: {reason}.\n\n"
@@ -390,6 +409,15 @@ def refusals_reply(command_text: str, refusals: Sequence[tuple[str, str, str]]) 
     lines = [f"`{command_text}` was refused by {len(refusals)} gates; all must pass:", ""]
     lines += [f"- **{gate}**: {reason}. To go ahead: {fix}." for gate, reason, fix in refusals]
     return "\n".join([*lines, "", "Nothing was changed."])
+
+
+def quarantined_comment(sha: str, number: int | None, url: str | None) -> str:
+    """Why the bot closed a promotion PR: what it promotes was just rolled back from."""
+    where = f" by #{number}" + (f" ({url})" if url else "") if number else ""
+    return (
+        f"Closed: `{sha[:7]}` was rolled back from{where} and is quarantined, so it is not "
+        f"promoted. If it turns out fine, `/unquarantine {sha}` and ask again."
+    )
 
 
 def superseded_comment(number: int, url: str | None, candidate: str) -> str:
@@ -421,7 +449,12 @@ def done_reply(outcome: Outcome, command_text: str, application: str | None) -> 
     return "\n".join(lines)
 
 
-def help_reply(permission: str, gated: Sequence[tuple[str, str, int]], envs: Sequence[str]) -> str:
+def help_reply(
+    permission: str,
+    gated: Sequence[tuple[str, str, int]],
+    envs: Sequence[str],
+    rollback_permission: str | None = None,
+) -> str:
     lines = [
         "ScoutFlow GitOps commands (first line of a comment, one command per comment):",
         "",
@@ -436,10 +469,17 @@ def help_reply(permission: str, gated: Sequence[tuple[str, str, int]], envs: Seq
         "- `/rollback <env> [sha]`: back to the previous image (or a SHA it ran before); "
         "an environment that follows CI is also put on hold.",
         "- `/release <env>`: lift the hold, so the environment follows CI again.",
+        "- `/quarantine <sha>`: keep a SHA out of every environment (a rollback does this for "
+        "what it rolls back from); `/unquarantine <sha>` lets it be deployed again.",
         "- `/promote help`: this message.",
         "",
         f"Environments: {', '.join(envs)}. Who may use them: anyone with the **{permission}** "
-        "role or higher on this repository.",
+        "role or higher on this repository"
+        + (
+            f"; rolling a gated environment back and quarantines need **{rollback_permission}**."
+            if rollback_permission and rollback_permission != permission
+            else "."
+        ),
     ]
     return "\n".join(lines)
 

@@ -126,6 +126,8 @@ class GitopsState:
     # GitHub's clock (the Date header), so soak times never depend on the runner's clock.
     server_time: datetime
     merge_settings: MergeSettings = MergeSettings()
+    # SHAs under ``.github/quarantine/`` on the default branch: rolled back from, kept out.
+    quarantined: frozenset[str] = frozenset()
 
     def branch(self, name: str) -> BotBranch | None:
         return next((branch for branch in self.branches if branch.name == name), None)

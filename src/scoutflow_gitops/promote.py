@@ -6,6 +6,7 @@ The shell (``bot.handle_command``) reads in stages and calls these in order:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -16,6 +17,7 @@ from scoutflow_gitops.commands import Command
 from scoutflow_gitops.config import (
     BOT_BRANCH_PREFIX,
     HOLDS_DIR,
+    QUARANTINE_DIR,
     Environment,
     MergeMode,
     PipelineConfig,
@@ -228,9 +230,17 @@ def plan_command(
         changes.append(
             FileChange(hold_path, messages.hold_file(env.name, request.user, request.url, tag))
         )
+    if command.kind == "rollback" and target_ is not None and target_.current is not None:
+        # What the environment is rolled back from never comes back by itself: not by CI into
+        # another environment, not by `/promote`.
+        bad = target_.current
+        if bad not in state.quarantined:
+            record = messages.quarantine_file(bad, env.name, request.user, request.url)
+            changes.append(FileChange(f"{QUARANTINE_DIR}/{bad}.yml", record))
     if command.kind == "release":
         changes.append(FileChange(hold_path, None))
     before = {**files, hold_path: files.get(hold_path)}
+    before.update({c.path: files.get(c.path) for c in changes if c.path not in before})
     diff = yamledit.changes_diff(before, [(c.path, c.contents) for c in changes])
 
     source_repo = config.source.repository
@@ -286,18 +296,65 @@ def plan_command(
     )
 
 
+def plan_quarantine(
+    command: Command, config: PipelineConfig, state: GitopsState, request: Request
+) -> CommandPlan:
+    """A PR that adds a SHA's quarantine record (`/quarantine`) or deletes it
+    (`/unquarantine`), merged as a CI bump merges: it deploys nothing."""
+    assert command.sha is not None
+    sha = command.sha
+    path = f"{QUARANTINE_DIR}/{sha}.yml"
+    adding = command.kind == "quarantine"
+    contents = messages.quarantine_file(sha, "(by hand)", request.user, request.url)
+    change = FileChange(path, contents if adding else None)
+    branch = f"{BOT_BRANCH_PREFIX}{command.kind}-{sha[:12]}"
+    existing = state.branch(branch)
+    title = f"{'Quarantine' if adding else 'Lift the quarantine of'} {sha[:7]}"
+    words = (
+        f"Adds `{path}`: the CI bump never deploys {sha[:7]} and `/promote` never proposes it "
+        "while the record exists."
+        if adding
+        else f"Deletes `{path}`: the CI bump and `/promote` may deploy {sha[:7]} again."
+    )
+    body = f"@{request.user} asked for this with `{command.text()}` ({request.via}).\n\n{words}\n"
+    diff = ""
+    return CommandPlan(
+        command=command,
+        env="",
+        candidate=sha,
+        branch=branch,
+        branch_oid=existing.oid if existing else None,
+        base_oid=state.head_oid,
+        existing_pr=existing.pull_request if existing else None,
+        changes=(change,),
+        diff=diff,
+        title=title,
+        body=body,
+        commit_headline=title,
+        commit_body=f"Requested by @{request.user} with `{command.text()}` ({request.url}).",
+        merge="auto",
+        labels=config.bump.labels,
+        reviewers=(),
+        team_reviewers=(),
+    )
+
+
 def promotion_branch(env: str, sha: str) -> str:
     """One branch, so one PR, per promoted SHA: a review given for one never merges another."""
     return f"{BOT_BRANCH_PREFIX}promote-{env}-{sha[:12]}"
 
 
 def open_promotions(state: GitopsState, env: str) -> tuple[BotBranch, ...]:
-    """The bot's open promotion PRs for ``env`` (and one on the older single branch)."""
+    """The bot's open promotion PRs for ``env``: on its per-SHA branches, or the older single
+    branch, never another environment's whose name starts the same (prod, prod-eu)."""
     single = f"{BOT_BRANCH_PREFIX}promote-{env}"
+    per_sha = re.compile(rf"\A{re.escape(single)}-[0-9a-f]{{12}}\Z")
     return tuple(
         b
         for b in state.branches
-        if b.pull_request is not None and (b.name == single or b.name.startswith(single + "-"))
+        if b.pull_request is not None
+        and (b.name == single or per_sha.match(b.name))
+        and messages.plan_environment(b.pull_request.body) in (env, None)
     )
 
 

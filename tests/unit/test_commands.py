@@ -116,3 +116,35 @@ def test_bad_dispatch_inputs_are_user_errors(inputs: dict[str, str], message: st
 def test_commands_print_as_typed() -> None:
     assert Command("promote", "prod", SHA).text() == f"/promote prod {SHA}"
     assert Command("help").text() == "/promote help"
+
+
+QUARANTINED = "a" * 40
+
+
+@pytest.mark.parametrize(
+    ("body", "command"),
+    [
+        (f"/quarantine {QUARANTINED}", Command("quarantine", sha=QUARANTINED)),
+        (f"/Unquarantine {QUARANTINED} please", None),
+        (f"/unquarantine {QUARANTINED}", Command("unquarantine", sha=QUARANTINED)),
+    ],
+    ids=["quarantine", "extra-words", "unquarantine"],
+)
+def test_quarantine_commands_take_one_full_sha(body: str, command: Command | None) -> None:
+    if command is None:
+        with pytest.raises(UserError, match="takes exactly one full SHA"):
+            parse_comment(body, CONFIG)
+        return
+    assert parse_comment(body, CONFIG) == command
+    assert command.text() == body
+
+
+@pytest.mark.parametrize("body", ["/quarantine", "/quarantine abc1234", "/unquarantine prod"])
+def test_a_quarantine_command_without_a_full_sha_is_refused(body: str) -> None:
+    with pytest.raises(UserError):
+        parse_comment(body, CONFIG)
+
+
+def test_a_manual_run_can_quarantine() -> None:
+    inputs = {"command": "quarantine", "environment": "", "sha": QUARANTINED}
+    assert parse_dispatch(inputs, CONFIG) == Command("quarantine", sha=QUARANTINED)

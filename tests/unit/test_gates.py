@@ -34,14 +34,14 @@ def at(minutes: int) -> datetime:
 def test_permission_gate_needs_the_configured_role_or_higher(
     role: str | None, passes: bool
 ) -> None:
-    refusal = gates.permission_gate("someone", role, GATE.permission)
+    refusal = gates.permission_gate("someone", role, GATE.permission, "promoting to prod")
     assert (refusal is None) == passes
     if refusal is not None:
         assert refusal.gate == "permission" and refusal.fix
 
 
 def test_an_unreadable_permission_denies() -> None:
-    refusal = gates.permission_gate("someone", None, GATE.permission)
+    refusal = gates.permission_gate("someone", None, GATE.permission, "promoting to prod")
     assert refusal is not None and "could not be read" in refusal.reason
 
 

@@ -128,7 +128,12 @@ def test_a_stage_rollback_adds_the_hold_marker_in_the_same_commit() -> None:
         server_url="https://github.com",
         ci_note=None,
     )
-    assert [c.path for c in plan.changes] == [STAGE, ".github/holds/stage.yml"]
+    # The hold keeps CI away from stage; the quarantine keeps what it ran out of everything.
+    assert [c.path for c in plan.changes] == [
+        STAGE,
+        ".github/holds/stage.yml",
+        f".github/quarantine/{NEW}.yml",
+    ]
     assert plan.merge == "auto"
     check_golden("rollback_body.md", plan.body)
 
@@ -246,3 +251,58 @@ def test_a_promotion_of_another_sha_supersedes_the_open_promotion_pr() -> None:
     assert plan.branch == f"scoutflow-gitops/promote-prod-{NEW[:12]}"
     assert plan.existing_pr is None and plan.supersedes == (old,)
     assert promote.same_promotion(with_branches, "prod", NEW) is None
+
+
+def test_promotion_prs_of_an_environment_whose_name_starts_the_same_are_not_its_own() -> None:
+    from scoutflow_gitops.model import BotBranch, PullRequest
+
+    def branch(name: str, env: str) -> BotBranch:
+        body = f'<!-- scoutflow-gitops:plan {{"candidate": "{NEW}", "environment": "{env}"}} -->'
+        pr = PullRequest("PR_" + name, 1, "https://x/pull/1", "a" * 40, "t", body)
+        return BotBranch(name, "a" * 40, pr)
+
+    prod = branch(f"scoutflow-gitops/promote-prod-{OLD[:12]}", "prod")
+    prod_eu = branch(f"scoutflow-gitops/promote-prod-eu-{OLD[:12]}", "prod-eu")
+    eu_single = branch("scoutflow-gitops/promote-prod-eu", "prod-eu")
+    current = state()
+    with_branches = GitopsState(
+        current.repository_id,
+        current.default_branch,
+        current.head_oid,
+        None,
+        (prod, prod_eu, eu_single),
+        frozenset(),
+        {},
+        current.server_time,
+    )
+    assert promote.open_promotions(with_branches, "prod") == (prod,)
+    assert promote.open_promotions(with_branches, "prod-eu") == (prod_eu, eu_single)
+
+
+@pytest.mark.parametrize(
+    ("gate", "promote_role", "rollback_role"),
+    [
+        ("permission: admin", "admin", "admin"),
+        ("permission: write\n      rollback_permission: admin", "write", "admin"),
+        ("", "maintain", "maintain"),
+    ],
+    ids=["rollback-defaults-to-permission", "each-its-own", "defaults"],
+)
+def test_promoting_and_rolling_back_each_need_their_own_role(
+    gate: str, promote_role: str, rollback_role: str
+) -> None:
+    from scoutflow_gitops.bot import _permission_for
+
+    text = (ROOT / ".github/scoutflow-gitops.yml").read_text()
+    without = text.replace("      rollback_permission: maintain\n", "", 1)
+    assert without != text
+    text = without.replace("      permission: maintain\n", f"      {gate}\n" if gate else "", 1)
+    config = load_config(text)
+    assert _permission_for(Command("promote", "prod"), config) == (
+        promote_role,
+        "promoting to prod",
+    )
+    assert _permission_for(Command("rollback", "prod"), config) == (
+        rollback_role,
+        "rolling prod back",
+    )
