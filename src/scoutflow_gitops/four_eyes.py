@@ -95,19 +95,30 @@ def read_target(payload: dict[str, Any]) -> Target:
 
 
 def gated_moves(repo: Path, target: Target, now: datetime) -> tuple[str, ...]:
-    """The environments the PR moves that are gated under the base's config or the PR's."""
+    """The gated environments (under the base's config or the PR's) the PR changes: their
+    image tag, or any byte of their values file or Application (a registry, a replica count
+    and a sync policy reach prod as surely as a tag does)."""
     found = guard.plan(repo, target.base, target.head, None, "", now)
-    gated = {
-        env.name
+    configs = [
+        config
         for config in (
             guard.trusted_config(repo, target.base),
             guard.head_config(repo, target.head),
         )
         if config is not None
-        for env in config.environments
-        if env.gate is not None
-    }
-    return tuple(dict.fromkeys(move.env for move in found.moves if move.env in gated))
+    ]
+    # Both configs' wiring: a PR that points prod at another file is judged by either.
+    gated = [env for config in configs for env in config.environments if env.gate is not None]
+    names = {env.name for env in gated}
+    changed = [move.env for move in found.moves if move.env in names]
+    for env in gated:
+        files = [env.values_file, *([env.application] if env.application else [])]
+        if any(
+            gitlog.read_at(repo, target.base, path) != gitlog.read_at(repo, target.head, path)
+            for path in files
+        ):
+            changed.append(env.name)
+    return tuple(dict.fromkeys(changed))
 
 
 def _handle(args: argparse.Namespace) -> int:

@@ -320,3 +320,33 @@ def test_a_pr_into_another_base_that_shares_the_head_sets_no_verdict(
     assert code == 0, text
     assert f"PR #{number} targets side-base, not main; no status set" in text
     assert latest_status(live, head)["state"] == "failure"
+
+
+def test_a_change_to_prods_files_other_than_its_tag_needs_four_eyes_too(
+    live_sandbox: LiveSandbox, tmp_path: Path
+) -> None:
+    """The attack: the tag stays, but the PR points prod's image at another registry (or
+    changes its replicas, or its Application's sync policy). That reaches prod as surely."""
+    live = live_sandbox
+    repo = live.sandbox.repo(GITOPS)
+    with live.sandbox.lock:
+        main = live.sandbox.branch_head(repo, "main")
+        repo.git.set_ref("refs/heads/registry", main)
+        entry = repo.git.flat_tree(repo.git.commit_info(main).tree)["environments/prod/values.yaml"]
+        values = repo.git.blob(entry.sha).decode()
+    changed = values.replace("registry: ", "registry: evil.example.com/", 1)
+    assert changed != values
+    push_commit(live.sandbox, GITOPS, {"environments/prod/values.yaml": changed}, branch="registry")
+    author = live.as_user("dev-writer").get_repo(GITOPS)
+    number = author.create_pull(title="registry", body="", head="registry", base="main").number
+    work = tmp_path / "checkout"
+    base = checkout_of(live, number, work)
+
+    code, text = run_four_eyes(live, work, pull_request_event(live, number, base, "opened"))
+
+    assert code == 0, text
+    status = latest_status(live, head_of(live, number))
+    # Judged as a move of prod (its commit, by a developer email GitHub maps to no account,
+    # fails closed), never passed as "no gated environment changes".
+    assert status["state"] == "failure"
+    assert status["description"].startswith("prod: ")
