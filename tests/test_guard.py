@@ -11,12 +11,11 @@ access cases answer as GitHub does (`responses`), whatever the simulator does to
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,10 +26,10 @@ import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from scoutflow_gitops import cli
 from scoutflow_gitops.gates import Refusal
 from scoutflow_gitops.github import GUARD_PERMISSIONS
 from scoutflow_gitops.guard import TagMove, judge
+from tests.e2e.harness import run_cli
 from tests.sandbox.fixtures import CLIENT_TOKEN, LiveSandbox
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,24 +117,17 @@ def run_guard(
     """`scoutflow-gitops guard` with ``env`` as its whole GitHub-related environment, as the
     guard job runs it: the branch in GITHUB_HEAD_REF, the PR's event in GITHUB_EVENT_PATH, the
     bot's login from the repository variable."""
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "SCOUTFLOW_GITOPS_")):
-            os.environ.pop(name)
-    os.environ.update(
-        GITHUB_HEAD_REF=branch,
-        GITHUB_EVENT_PATH=str(event(repo.parent, author)),
-        SCOUTFLOW_GITOPS_BOT_LOGIN=BOT,
+    code, out, err = run_cli(
+        ["guard", "--repo", str(repo), "--base", "base"],
+        {
+            "GITHUB_HEAD_REF": branch,
+            "GITHUB_EVENT_PATH": str(event(repo.parent, author)),
+            "SCOUTFLOW_GITOPS_BOT_LOGIN": BOT,
+            **env,
+        },
     )
-    os.environ.update(env)
-    try:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = cli.main(["guard", "--repo", str(repo), "--base", "base"])
-        return code, out.getvalue()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    sys.stderr.write(err)  # the log lines, for the tests that read them (capsys)
+    return code, out
 
 
 def guard(
@@ -666,22 +658,13 @@ def test_in_a_merge_queue_the_rollback_licence_is_the_queued_prs_author(
         "GITHUB_REPOSITORY": GITOPS_REPO,
         "GITHUB_EVENT_PATH": str(path),
     }
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "SCOUTFLOW_GITOPS_")):
-            os.environ.pop(name)
-    os.environ.update(env, SCOUTFLOW_GITOPS_BOT_LOGIN=BOT)
-    out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out):
-            result = cli.main(["guard", "--repo", str(repo), "--base", "base"])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    result, stdout, _ = run_cli(
+        ["guard", "--repo", str(repo), "--base", "base"], {**env, "SCOUTFLOW_GITOPS_BOT_LOGIN": BOT}
+    )
 
-    assert result == code, out.getvalue()
+    assert result == code, stdout
     # Refused as no rollback: offline, as this token cannot read the source repository.
-    assert out.getvalue().startswith("environments/prod/values.yaml:10: GUARD") is (code == 1)
+    assert stdout.startswith("environments/prod/values.yaml:10: GUARD") is (code == 1)
 
 
 def _quarantine(repo: Path, sha: str) -> None:

@@ -315,7 +315,7 @@ def _report(outcome: Outcome, inputs: Inputs, env: Mapping[str, str], out: TextI
     for detail in outcome.details:
         print(f"  {messages.log_line(detail)}", file=out)
     if outcome.result == "refused" and env.get("GITHUB_ACTIONS") == "true":
-        print(f"::warning title=scoutflow-gitops refused::{_escape(outcome.reason)}", file=out)
+        print(messages.annotation("warning", "scoutflow-gitops refused", outcome.reason), file=out)
     _write_outputs(
         env,
         {
@@ -335,7 +335,7 @@ def _report(outcome: Outcome, inputs: Inputs, env: Mapping[str, str], out: TextI
 
 def _report_error(exc: UserError, env: Mapping[str, str], out: TextIO, event_name: str) -> None:
     text = exc.message + (f" ({exc.hint})" if exc.hint else "")
-    print(f"::error title=scoutflow-gitops::{_escape(text)}", file=out)
+    print(messages.annotation("error", "scoutflow-gitops", text), file=out)
     print(f"scoutflow-gitops: error: {messages.log_line(exc.message)}", file=sys.stderr)
     if exc.hint:
         print(f"hint: {messages.log_line(exc.hint)}", file=sys.stderr)
@@ -364,7 +364,3 @@ def _append(path: str | None, text: str) -> None:
     # Text that cannot be encoded (a lone surrogate) is escaped, never a crash after the fact.
     with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
         handle.write(text)
-
-
-def _escape(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")

@@ -362,13 +362,6 @@ def _command_once(
             if isinstance(chosen, gates.Refusal):
                 return _refused(command, chosen)
             target, changelog = chosen
-        # Every gate is asked, so that one reply lists all that stand in the way and none of
-        # its advice is overtaken by a gate it did not mention.
-        refusals: list[gates.Refusal | None] = [promote.evidence_gates(target, state.server_time)]
-        if command.kind == "promote":
-            refusals.insert(0, gates.quarantine_gate(target.candidate, state.quarantined))
-        if command.kind == "promote" and env.gate is not None:
-            refusals.insert(0, gates.window_gate(state.server_time, env.gate.windows, env.name))
         runs = host.list_workflow_runs(
             config.source.repository, target.candidate, branch=config.source.branch
         )
@@ -378,28 +371,23 @@ def _command_once(
             # Shown, never required: the image ran in this environment before.
             ci_note = failing
         else:
-            refusals.append(gates.ci_gate(target.candidate, failing))
-        if command.kind == "promote":
+            source = config.source
             # Stage's tag was on the branch when CI deployed it; a force-push may have taken it
             # off since. One compare with the branch head tells.
-            source = config.source
             held = host.compare(source.repository, target.candidate, source.branch)
-            refusals.append(
-                gates.on_branch_gate(
-                    target.candidate,
-                    held.status if held else None,
-                    source.repository,
-                    source.branch,
-                )
-            )
             if target.current is not None:
                 # A promotion lists what it brings; a rollback (above) what it takes back.
                 changelog = host.compare(source.repository, target.current, target.candidate)
-            relation = changelog.status if changelog else None
-            refusals.append(gates.ahead_gate(target.candidate, target.current, relation, env.name))
-        standing = [refusal for refusal in refusals if refusal is not None]
-        if standing:
-            return _refused_all(command, standing)
+            evidence = promote.Evidence(
+                ci_failing=failing,
+                on_branch=held.status if held else None,
+                ahead=changelog.status if changelog else None,
+            )
+            standing = promote.promotion_refusals(
+                target, state.server_time, state.quarantined, source, evidence
+            )
+            if standing:
+                return _refused_all(command, standing)
 
     plan = promote.plan_command(
         command=command,

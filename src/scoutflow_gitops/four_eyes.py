@@ -245,5 +245,4 @@ def _print(verdict: approval.Verdict, number: int, annotate: bool) -> None:
     for line in verdict.details:
         print(messages.log_line(f"four-eyes:   {line}"), file=sys.stderr)
     if annotate and not verdict.approved:
-        text = verdict.summary.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        print(f"::warning title=scoutflow-gitops four-eyes::{text}")
+        print(messages.annotation("warning", "scoutflow-gitops four-eyes", verdict.summary))

@@ -542,8 +542,7 @@ def _report(findings: Sequence[Finding], count: int, annotate: bool) -> int:
 def _notice(line: str, annotate: bool) -> None:
     print(messages.log_line(line), file=sys.stderr)
     if annotate:
-        text = line.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        print(f"::notice title=scoutflow-gitops guard::{text}")
+        print(messages.annotation("notice", "scoutflow-gitops guard", line))
 
 
 def _unchecked(why: str, count: int, annotate: bool) -> int:
@@ -555,8 +554,7 @@ def _unchecked(why: str, count: int, annotate: bool) -> int:
     )
     print(line, file=sys.stderr)
     if annotate:
-        text = line.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        print(f"::warning title=scoutflow-gitops guard::{text}")
+        print(messages.annotation("warning", "scoutflow-gitops guard", line))
     return 0
 
 

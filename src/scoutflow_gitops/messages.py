@@ -225,6 +225,17 @@ def outcome_line(outcome: Outcome) -> str:
     return log_line(f"{outcome.result}: {outcome.reason}{where}")
 
 
+def escape_command_data(text: str) -> str:
+    """A workflow command's message as the runner reads it: ``%``, CR and LF escaped, so
+    outside text cannot end the command or start another one."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def annotation(level: str, title: str, text: str) -> str:
+    """A workflow command (``::error``, ``::warning``, ``::notice``) with a title."""
+    return f"::{level} title={title}::{escape_command_data(text)}"
+
+
 def log_line(text: str) -> str:
     """Text for the job log on one line: a line break in outside text could otherwise start
     a line with `::` and be read by the runner as a workflow command."""

@@ -21,6 +21,7 @@ from scoutflow_gitops.config import (
     Environment,
     MergeMode,
     PipelineConfig,
+    Source,
 )
 from scoutflow_gitops.errors import UserError
 from scoutflow_gitops.model import (
@@ -180,6 +181,39 @@ def choose_rollback(
         f"{HISTORY_DEPTH} changes",
         f"name the SHA: `/rollback {env} <sha>`",
     )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What GitHub said about a promotion's candidate, read before the gates judge it."""
+
+    # Why the candidate's required CI is not all green (``None``: it is).
+    ci_failing: str | None
+    # How the source branch's head relates to the candidate (``ahead``/``identical``: on it).
+    on_branch: Relation | None
+    # How the candidate relates to what the environment runs (``ahead``: newer).
+    ahead: Relation | None
+
+
+def promotion_refusals(
+    target_: Target,
+    now: datetime,
+    quarantined: frozenset[str],
+    source: Source,
+    evidence: Evidence,
+) -> tuple[gates.Refusal, ...]:
+    """Pure: every gate a promotion fails, in the order the reply lists them. All are asked,
+    so that no advice in the reply is overtaken by a gate it did not mention."""
+    env, candidate = target_.env, target_.candidate
+    found = (
+        gates.window_gate(now, env.gate.windows if env.gate else None, env.name),
+        gates.quarantine_gate(candidate, quarantined),
+        evidence_gates(target_, now),
+        gates.ci_gate(candidate, evidence.ci_failing),
+        gates.on_branch_gate(candidate, evidence.on_branch, source.repository, source.branch),
+        gates.ahead_gate(candidate, target_.current, evidence.ahead, env.name),
+    )
+    return tuple(refusal for refusal in found if refusal is not None)
 
 
 def evidence_gates(target_: Target, now: datetime) -> gates.Refusal | None:

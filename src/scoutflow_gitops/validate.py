@@ -29,7 +29,7 @@ from ruamel.yaml.comments import TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from scoutflow_gitops import codeowners, gitlog, overrides
+from scoutflow_gitops import codeowners, gitlog, messages, overrides
 from scoutflow_gitops.config import (
     DEFAULT_CONFIG_PATH,
     Environment,
@@ -71,15 +71,11 @@ class Finding:
     def annotation(self) -> str:
         """The GitHub Actions workflow command that shows this finding on the PR's diff."""
         properties = f"file={_escape_property(self.path)},line={self.line},title={self.rule}"
-        return f"::{self.severity} {properties}::{_escape_data(self.message)}"
-
-
-def _escape_data(value: str) -> str:
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return f"::{self.severity} {properties}::{messages.escape_command_data(self.message)}"
 
 
 def _escape_property(value: str) -> str:
-    return _escape_data(value).replace(":", "%3A").replace(",", "%2C")
+    return messages.escape_command_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
 @dataclass(frozen=True)

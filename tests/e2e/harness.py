@@ -4,12 +4,16 @@ and checks that the token never shows up in anything the job produced."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from scoutflow_gitops import cli
 from scoutflow_gitops.sandbox.control import finish_workflow_run, push_commit
 from scoutflow_gitops.sandbox.driver import JobResult, mint_job_token, run_job
 from tests.sandbox.fixtures import LiveSandbox
@@ -122,3 +126,21 @@ def tag_on_main(live: LiveSandbox, env: str) -> str:
 def bump_pulls(live: LiveSandbox) -> list[Any]:
     """The GitOps repo's pull requests (issues with a ``pull``), oldest first."""
     return sorted(live.sandbox.repo(GITOPS).pulls(), key=lambda issue: issue.number)
+
+
+def run_cli(argv: Sequence[str], env: Mapping[str, str]) -> tuple[int, str, str]:
+    """`scoutflow-gitops ARGV` in this process, with ``env`` as its whole GitHub-related
+    environment (as a workflow step has it); its exit status, stdout and stderr."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "SCOUTFLOW_GITOPS_")):
+            os.environ.pop(name)
+    os.environ.update(env)
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(list(argv))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return code, out.getvalue(), err.getvalue()

@@ -17,16 +17,12 @@ Three things broke there that no lenient test could see:
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from scoutflow_gitops import cli
 from scoutflow_gitops.sandbox.control import issue_token, post_comment
 from tests.e2e.harness import (
     APP,
@@ -36,6 +32,7 @@ from tests.e2e.harness import (
     ci_event,
     new_app_commit,
     run_bot,
+    run_cli,
     tag_on_main,
 )
 from tests.sandbox.fixtures import LiveSandbox
@@ -189,22 +186,12 @@ def test_the_guard_with_the_gitops_workflow_token_never_fails_a_bump(
         "GITHUB_ACTIONS": "true",
         "GITHUB_REPOSITORY": GITOPS,
     }
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "SCOUTFLOW_GITOPS_")):
-            os.environ.pop(name)
-    os.environ.update(env)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["guard", "--repo", str(repo), "--base", "base", "--head-branch", "x"])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-    text = out.getvalue() + err.getvalue()
+    code, stdout, stderr = run_cli(
+        ["guard", "--repo", str(repo), "--base", "base", "--head-branch", "x"], env
+    )
+    text = stdout + stderr
     assert code == 0, text
     assert "GUARD001" not in text
-    warnings = [line for line in out.getvalue().splitlines() if line.startswith("::warning")]
+    warnings = [line for line in stdout.splitlines() if line.startswith("::warning")]
     assert len(warnings) == 1, text
     assert APP in warnings[0]

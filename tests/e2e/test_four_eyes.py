@@ -17,8 +17,6 @@ heads that lag a read), and the runner checks out the commit the event names.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -28,9 +26,8 @@ from typing import Any
 import pytest
 from github import GithubException
 
-from scoutflow_gitops import cli
 from scoutflow_gitops.sandbox.control import issue_token, push_commit
-from tests.e2e.harness import GITOPS, bump_pulls
+from tests.e2e.harness import GITOPS, bump_pulls, run_cli
 from tests.e2e.test_promote import advance, comment, deploy_to_stage
 from tests.sandbox.fixtures import LiveSandbox
 
@@ -98,19 +95,8 @@ def run_four_eyes(live: LiveSandbox, work: Path, event: dict[str, Any]) -> tuple
         "GITHUB_EVENT_PATH": str(event_path),
         "SCOUTFLOW_GITOPS_BOT_LOGIN": BOT,
     }
-    saved = dict(os.environ)
-    for name in list(os.environ):
-        if name.startswith(("GITHUB_", "SCOUTFLOW_GITOPS_")):
-            os.environ.pop(name)
-    os.environ.update(env)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["four-eyes", "--repo", str(work)])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return code, out.getvalue() + err.getvalue()
+    code, out, err = run_cli(["four-eyes", "--repo", str(work)], env)
+    return code, out + err
 
 
 def latest_status(live: LiveSandbox, sha: str) -> dict[str, Any]:

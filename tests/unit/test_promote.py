@@ -306,3 +306,22 @@ def test_promoting_and_rolling_back_each_need_their_own_role(
         rollback_role,
         "rolling prod back",
     )
+
+
+def test_every_refusing_gate_of_a_promotion_is_listed_in_order() -> None:
+    found = promote.target(Command("promote", "prod"), CONFIG, FILES, HISTORIES)
+    assert isinstance(found, promote.Target)
+    evidence = promote.Evidence(
+        ci_failing="Backend CI failed", on_branch="diverged", ahead="behind"
+    )
+    refusals = promote.promotion_refusals(
+        found, T0 + timedelta(minutes=40), frozenset({NEW}), CONFIG.source, evidence
+    )
+    assert [r.gate for r in refusals] == ["quarantine", "soak", "ci", "on-branch", "newer"]
+    clean = promote.Evidence(ci_failing=None, on_branch="ahead", ahead="ahead")
+    assert (
+        promote.promotion_refusals(
+            found, T0 + timedelta(minutes=75), frozenset(), CONFIG.source, clean
+        )
+        == ()
+    )

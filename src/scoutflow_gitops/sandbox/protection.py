@@ -67,7 +67,10 @@ def owners_of(rules: Sequence[OwnerRule], path: str) -> tuple[str, ...]:
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    """gitignore-style matching, minus what CODEOWNERS leaves out (``!`` and ``[ ]``)."""
+    """gitignore-style matching, minus what CODEOWNERS leaves out (``!`` and ``[ ]``).
+
+    Written apart from ``scoutflow_gitops.codeowners`` on purpose: the simulator stands in for
+    GitHub, and a bot checked against its own matcher would agree with its own mistakes."""
     directory = pattern.endswith("/")
     core = pattern.removeprefix("/").removesuffix("/") if len(pattern) > 1 else pattern
     # A slash at the start or in the middle ties the pattern to the repository root.
